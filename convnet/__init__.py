@@ -1,0 +1,17 @@
+"""convnet: a convolutional neural network from scratch in NumPy and Numba.
+
+Read the package in this order (each module's docstring says where it sits):
+
+1. ``shapes``       output-size arithmetic shared by every sliding-window op
+2. ``gradcheck``    numerical gradients, to prove each backward pass right
+3. ``jit``          the one place Numba is imported
+4. ``im2col``       patches to columns and back: convolution as matrix multiplication
+5. ``ops``          conv, pool, dense, activations, dropout, softmax: naive and fast pairs
+6. ``initializers`` He and Glorot, from a seeded Generator
+7. ``layers``       thin classes that hold parameters and call the ops
+8. ``losses``       softmax cross-entropy as a loss object
+9. ``optimizers``   SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
+10. ``model``       ``Sequential``: build, summary, forward, backward
+"""
+
+__version__ = "0.1.0"

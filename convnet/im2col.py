@@ -1,0 +1,137 @@
+"""im2col and col2im: turning a convolution into one matrix multiplication.
+
+Reading order: shapes → gradcheck → jit → **4. im2col** → ops → layers → ... Docs chapter:
+"im2col and col2im".
+
+A convolution slides an ``F x C x KH x KW`` filter bank over the image and, at each of the
+``H_out x W_out`` positions, takes a dot product of each filter with the ``C x KH x KW``
+patch under it. If we copy every patch into a column of a matrix,
+
+    cols[n, (c, i, j), (oh, ow)] = x_padded[n, c, oh*stride_h + i, ow*stride_w + j]
+
+then all those dot products for image ``n`` are one matrix product::
+
+    out[n] = W.reshape(F, C*KH*KW) @ cols[n]          # (F, K) @ (K, P) -> (F, P)
+
+with ``K = C*KH*KW`` rows (patch entries, ordered c, then i, then j, the same order as
+``W.reshape``) and ``P = H_out*W_out`` columns (positions, row-major). That product runs in
+an optimised BLAS routine, which is why im2col is fast even though it copies each input
+pixel up to ``KH*KW`` times.
+
+col2im is the adjoint (the transpose) of im2col: it sends each entry of ``cols`` back to the
+pixel it was copied from, *adding* where patches overlap. That is exactly what the backward
+pass needs: ``dx = col2im(W^T @ dout)``.
+
+Both are Numba kernels. Zero padding is not materialised: positions that fall in the padding
+read as 0 (im2col) or are dropped (col2im).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convnet.jit import kernel, prange
+
+__all__ = ["im2col", "col2im"]
+
+
+@kernel(parallel=True)
+def _im2col_kernel(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
+    n_img, n_ch, h_in, w_in = x.shape
+    for n in prange(n_img):  # images write disjoint slices of cols
+        for c in range(n_ch):
+            for i in range(kh):
+                for j in range(kw):
+                    r = (c * kh + i) * kw + j
+                    for oh in range(h_out):
+                        h = oh * sh + i - pt
+                        for ow in range(w_out):
+                            w = ow * sw + j - pl
+                            p = oh * w_out + ow
+                            if 0 <= h < h_in and 0 <= w < w_in:
+                                cols[n, r, p] = x[n, c, h, w]
+                            else:
+                                cols[n, r, p] = 0.0
+
+
+@kernel(parallel=True)
+def _col2im_kernel(cols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
+    n_img, n_ch, h_in, w_in = dx.shape
+    # Parallel over images only: within one image, overlapping patches add into the same
+    # pixel, so those additions must happen in one thread.
+    for n in prange(n_img):
+        for c in range(n_ch):
+            for hh in range(h_in):
+                for ww in range(w_in):
+                    dx[n, c, hh, ww] = 0.0
+            for i in range(kh):
+                for j in range(kw):
+                    r = (c * kh + i) * kw + j
+                    for oh in range(h_out):
+                        h = oh * sh + i - pt
+                        if h < 0 or h >= h_in:
+                            continue
+                        for ow in range(w_out):
+                            w = ow * sw + j - pl
+                            if 0 <= w < w_in:
+                                dx[n, c, h, w] += cols[n, r, oh * w_out + ow]
+
+
+def im2col(x, kernel_hw, stride_hw, pads, out_hw):
+    """Copy every ``C x KH x KW`` patch of ``x`` into a column.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    kernel_hw, stride_hw : (int, int)
+    pads : (top, bottom, left, right)
+    out_hw : (H_out, W_out)
+        From :func:`convnet.shapes.window_output_size`.
+
+    Returns
+    -------
+    cols : ndarray, shape (N, C*KH*KW, H_out*W_out), dtype of ``x``
+
+    Examples
+    --------
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> im2col(x, (2, 2), (1, 1), (0, 0, 0, 0), (2, 2))[0]
+    array([[0., 1., 3., 4.],
+           [1., 2., 4., 5.],
+           [3., 4., 6., 7.],
+           [4., 5., 7., 8.]])
+    """
+    (kh, kw), (sh, sw), (h_out, w_out) = kernel_hw, stride_hw, out_hw
+    n, c = x.shape[:2]
+    cols = np.empty((n, c * kh * kw, h_out * w_out), dtype=x.dtype)
+    _im2col_kernel(np.ascontiguousarray(x), kh, kw, sh, sw, pads[0], pads[2], h_out, w_out, cols)
+    return cols
+
+
+def col2im(cols, x_shape, kernel_hw, stride_hw, pads, out_hw):
+    """Adjoint of :func:`im2col`: add every column back onto the pixels it came from.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N, C*KH*KW, H_out*W_out)
+    x_shape : (N, C, H, W)
+        Shape of the image the columns were taken from.
+    kernel_hw, stride_hw, pads, out_hw
+        As for :func:`im2col`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
+
+    Examples
+    --------
+    >>> cols = np.ones((1, 4, 4))                      # 2x2 patches of a 3x3 image
+    >>> col2im(cols, (1, 1, 3, 3), (2, 2), (1, 1), (0, 0, 0, 0), (2, 2))[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]])
+    """
+    (kh, kw), (sh, sw), (h_out, w_out) = kernel_hw, stride_hw, out_hw
+    dx = np.empty(x_shape, dtype=cols.dtype)
+    _col2im_kernel(np.ascontiguousarray(cols), kh, kw, sh, sw, pads[0], pads[2], h_out, w_out, dx)
+    return dx

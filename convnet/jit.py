@@ -1,0 +1,81 @@
+"""The one module that imports Numba.
+
+Reading order: shapes → gradcheck → **3. jit** → im2col → ops → layers → ... Docs chapter:
+"Numba".
+
+Every fast kernel in convnet is a plain Python function over arrays and ints, decorated with
+:func:`kernel`. That compiles it with ``numba.njit(cache=True)`` the first time it is called
+with a given set of argument types and saves the machine code next to the source, so later
+runs load it instead of compiling again.
+
+Because the kernels are ordinary Python, setting ``NUMBA_DISABLE_JIT=1`` in the environment
+makes :func:`kernel` hand back the very same function un-compiled and ``prange`` become
+``range``: then ``pdb``, an IDE's debugger or a ``print`` inside a kernel all work, just slowly.
+
+Compilation is made visible: the first time Numba compiles one of convnet's kernels in a
+process, a line is printed to stderr, so a slow first step is not a mystery.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numba
+from numba import prange
+from numba.core import event
+
+__all__ = ["kernel", "prange", "JIT_ENABLED"]
+
+#: False when ``NUMBA_DISABLE_JIT=1``: kernels then run as plain Python.
+JIT_ENABLED = not numba.config.DISABLE_JIT
+
+_KERNELS: set[str] = set()
+
+
+class _CompileNotice(event.Listener):
+    """Prints one line the first time Numba compiles (not loads from cache) a kernel."""
+
+    announced = False
+
+    def on_start(self, ev):
+        disp = ev.data.get("dispatcher")
+        name = getattr(getattr(disp, "py_func", None), "__qualname__", "")
+        module = getattr(getattr(disp, "py_func", None), "__module__", "")
+        if not self.announced and f"{module}.{name}" in _KERNELS:
+            _CompileNotice.announced = True
+            print(
+                "convnet: compiling Numba kernels (first run only; they are cached for next time)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def on_end(self, ev):
+        pass
+
+
+if JIT_ENABLED:
+    event.register("numba:compile", _CompileNotice())
+
+
+def kernel(fn=None, *, parallel: bool = False):
+    """Compile ``fn`` with Numba in nopython mode, cached on disk.
+
+    ``parallel=True`` lets the kernel use :data:`prange` loops, which Numba spreads over the
+    CPU's cores. Use it only where the iterations of the ``prange`` loop write to disjoint
+    parts of the output.
+
+    Examples
+    --------
+    Kernels are decorated at module level, like ``convnet.im2col._im2col_kernel``; the
+    original Python function stays reachable for reading and stepping through:
+
+    >>> from convnet.im2col import _im2col_kernel
+    >>> _im2col_kernel.py_func.__name__ if JIT_ENABLED else _im2col_kernel.__name__
+    '_im2col_kernel'
+    """
+
+    def wrap(f):
+        _KERNELS.add(f"{f.__module__}.{f.__qualname__}")
+        return numba.njit(cache=True, parallel=parallel, fastmath=False)(f)
+
+    return wrap if fn is None else wrap(fn)

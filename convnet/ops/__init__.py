@@ -1,0 +1,22 @@
+"""The ops: pure forward/backward function pairs, each written twice (naive and fast).
+
+Reading order: ... → im2col → **5–10. ops** (conv, pool, dense, activations, dropout,
+softmax) → layers → ... Every ``*_forward(...)`` returns ``(out, cache)``; every
+``*_backward(dout, cache)`` returns the gradient of the input first, then of each parameter.
+The ``*_naive`` twin of each has the same signature and is there to be read.
+"""
+
+from convnet.ops.activations import *  # noqa: F403
+from convnet.ops.activations import __all__ as _act
+from convnet.ops.conv import *  # noqa: F403
+from convnet.ops.conv import __all__ as _conv
+from convnet.ops.dense import *  # noqa: F403
+from convnet.ops.dense import __all__ as _dense
+from convnet.ops.dropout import *  # noqa: F403
+from convnet.ops.dropout import __all__ as _drop
+from convnet.ops.pool import *  # noqa: F403
+from convnet.ops.pool import __all__ as _pool
+from convnet.ops.softmax import *  # noqa: F403
+from convnet.ops.softmax import __all__ as _soft
+
+__all__ = [*_conv, *_pool, *_dense, *_act, *_drop, *_soft]
