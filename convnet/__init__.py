@@ -15,3 +15,46 @@ Read the package in this order (each module's docstring says where it sits):
 """
 
 __version__ = "0.1.0"
+
+from convnet import gradcheck, initializers, layers, losses, ops, optimizers
+from convnet.layers import (
+    Activation,
+    AveragePooling2D,
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    MaxPool2D,
+    MaxPooling2D,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from convnet.model import Sequential
+
+__all__ = [
+    "Activation",
+    "AveragePooling2D",
+    "AvgPool2D",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "LeakyReLU",
+    "MaxPool2D",
+    "MaxPooling2D",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "gradcheck",
+    "initializers",
+    "layers",
+    "losses",
+    "ops",
+    "optimizers",
+]

@@ -1,0 +1,619 @@
+"""Layers: thin classes that hold parameters and call the op pairs.
+
+Reading order: ... → ops → initializers → **7. layers** → losses → optimizers → model → ...
+Docs chapter: "How a CNN learns" (the layer contract) and the chapter of each op.
+
+A layer knows its input and output shapes, owns its parameters (``self.params``, a dict
+name → array, e.g. ``kernel`` and ``bias``) and their gradients (``self.grads``, same keys),
+and remembers the cache of its last forward pass. Everything numerical happens in the pure
+functions of :mod:`convnet.ops`; a layer only wires them together:
+
+* ``forward(x, training=False)`` checks ``x``, calls ``*_forward`` and keeps the cache;
+* ``backward(dout)`` calls ``*_backward``, *overwrites* ``self.grads`` (calling it twice gives
+  the same result, nothing accumulates) and returns ``dx`` so that layers stack;
+* nothing here ever changes a parameter: that is the optimizer's job.
+
+Conv2D and Dense take an ``activation`` ('relu', 'softmax', ...) like their Keras
+namesakes; it is applied after the linear op and undone first in backward. Each layer uses
+the fast op pair unless built with ``implementation='naive'``, which runs the loop-by-loop
+reference instead (slow, but you can step through it).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from convnet import initializers, ops
+from convnet.shapes import check_array, pair, resolve_padding, window_output_size
+
+__all__ = [
+    "Layer",
+    "Conv2D",
+    "MaxPool2D",
+    "MaxPooling2D",
+    "AvgPool2D",
+    "AveragePooling2D",
+    "Dense",
+    "Flatten",
+    "Dropout",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "ACTIVATIONS",
+]
+
+#: Activation name -> ((fast forward, fast backward), (naive forward, naive backward)).
+ACTIVATIONS = {
+    "relu": ((ops.relu_forward, ops.relu_backward),
+             (ops.relu_forward_naive, ops.relu_backward_naive)),
+    "leaky_relu": ((ops.leaky_relu_forward, ops.leaky_relu_backward),
+                   (ops.leaky_relu_forward_naive, ops.leaky_relu_backward_naive)),
+    "sigmoid": ((ops.sigmoid_forward, ops.sigmoid_backward),
+                (ops.sigmoid_forward_naive, ops.sigmoid_backward_naive)),
+    "tanh": ((ops.tanh_forward, ops.tanh_backward),
+             (ops.tanh_forward_naive, ops.tanh_backward_naive)),
+    "softmax": ((ops.softmax_forward, ops.softmax_backward),
+                (ops.softmax_forward_naive, ops.softmax_backward_naive)),
+}  # fmt: skip
+
+
+def _snake_case(name: str) -> str:
+    """Keras's default layer names: ``MaxPooling2D`` -> ``max_pooling2d``, ``ReLU`` -> ``re_lu``."""
+    # Split before a capitalised word ("MaxPooling" -> "Max_Pooling"), then between a lower-
+    # case letter and a capital ("ReLU" -> "Re_LU"); digits glue on ("Conv2D" -> "conv2d").
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+class Layer:
+    """Base class. Subclasses implement ``output_shape_for``, ``_forward`` and ``_backward``.
+
+    Parameters
+    ----------
+    name : str, optional
+        Unique within a model; by default the Keras-style snake-case class name, numbered
+        by the model (``conv2d``, ``conv2d_1``, ...).
+    input_shape : tuple of int, optional
+        Shape of one sample, without the batch axis, e.g. ``(1, 28, 28)``. Only needed on the
+        first layer of a model, and only if the model is not given one.
+    dtype : 'float32' or 'float64', optional
+        Parameter dtype. Left out, the model's dtype is used (float32 unless told).
+    activation : str, optional
+        Applied after the layer's own op (Conv2D, Dense).
+    implementation : 'fast' or 'naive'
+        Which of the op pairs to call.
+    """
+
+    keras_name: str | None = None  # the Keras class name, where it differs
+
+    def __init__(self, *, name=None, input_shape=None, dtype=None, activation=None,
+                 implementation="fast"):  # fmt: skip
+        self.name = name
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.output_shape = None
+        self.dtype = np.dtype(dtype) if dtype is not None else None
+        if activation in (None, "linear"):
+            activation = None
+        elif activation not in ACTIVATIONS:
+            raise ValueError(
+                f"{type(self).__name__}: unknown activation {activation!r}; "
+                f"choose one of {sorted(ACTIVATIONS)} or None"
+            )
+        self.activation = activation
+        if implementation not in ("fast", "naive"):
+            raise ValueError(f"implementation must be 'fast' or 'naive', got {implementation!r}")
+        self.implementation = implementation
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.built = False
+        self._cache = None
+        self._act_cache = None
+
+    # -- building ------------------------------------------------------------------------------
+
+    def default_name(self) -> str:
+        return _snake_case(self.keras_name or type(self).__name__)
+
+    def output_shape_for(self, input_shape: tuple) -> tuple:
+        """Shape of one output sample for one input sample of ``input_shape``."""
+        return tuple(input_shape)
+
+    def _create_params(self, rng: np.random.Generator) -> None:
+        """Create ``self.params`` (layers with weights override this)."""
+
+    def build(self, input_shape, rng: np.random.Generator | None = None, dtype=None) -> None:
+        """Fix the input shape, work out the output shape and create the parameters.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's shape, without the batch axis.
+        rng : numpy.random.Generator, optional
+            Source of the initial weights (and of dropout masks).
+        dtype : optional
+            Parameter dtype, used when the layer was not given one.
+        """
+        if self.name is None:
+            self.name = self.default_name()
+        if self.dtype is None:
+            self.dtype = np.dtype(dtype if dtype is not None else np.float32)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"{self.name}: dtype must be float32 or float64, got {self.dtype}")
+        input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = self.output_shape_for(input_shape)
+        self.input_shape = input_shape
+        self._create_params(rng if rng is not None else np.random.default_rng())
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.built = True
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_config(self) -> dict:
+        """Hyperparameters, for summaries and files."""
+        return {"name": self.name, "activation": self.activation}
+
+    # -- the passes ----------------------------------------------------------------------------
+
+    def _check_input(self, x):
+        want = len(self.input_shape) + 1
+        check_array(x, ndim=want, name=f"{self.name} ({type(self).__name__})")
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"{self.name} ({type(self).__name__}): expected input of shape "
+                f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}"
+            )
+
+    def forward(self, x, *, training: bool = False, logits: bool = False):
+        """Run the layer on a batch and keep what backward needs.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape)
+        training : bool
+            Dropout drops only when True.
+        logits : bool
+            Skip a softmax activation and return the scores before it (the loss fuses
+            softmax with cross-entropy for stability).
+
+        Returns
+        -------
+        out : ndarray, shape (N, *output_shape)
+        """
+        if not self.built:
+            if not isinstance(x, np.ndarray) or x.ndim < 2:
+                raise ValueError(f"{type(self).__name__}: expected a batch (N, ...), got {x!r}")
+            self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else None)
+        self._check_input(x)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        z = self._forward(x, training)
+        self._act_cache = None
+        if self.activation is None or (logits and self.activation == "softmax"):
+            return z
+        act_forward = ACTIVATIONS[self.activation][self.implementation == "naive"][0]
+        out, self._act_cache = act_forward(z)
+        return out
+
+    def backward(self, dout):
+        """Gradient of the loss with respect to the input; fills ``self.grads``.
+
+        Parameters
+        ----------
+        dout : ndarray, shape (N, *output_shape)
+            Gradient of the loss with respect to this layer's output (or to its logits, if
+            the forward pass was run with ``logits=True``).
+
+        Returns
+        -------
+        dx : ndarray, shape (N, *input_shape)
+        """
+        if self._cache is None:
+            raise RuntimeError(f"{self.name}: backward() called before forward()")
+        if self._act_cache is not None:
+            act_backward = ACTIVATIONS[self.activation][self.implementation == "naive"][1]
+            dout = act_backward(dout, self._act_cache)
+        return self._backward(dout)
+
+    def _forward(self, x, training):
+        raise NotImplementedError
+
+    def _backward(self, dout):
+        raise NotImplementedError
+
+    def _op(self, fast, naive):
+        return naive if self.implementation == "naive" else fast
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class Conv2D(Layer):
+    """2-D convolution over NCHW images, as in ``keras.layers.Conv2D``.
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels ``F``.
+    kernel_size : int or (int, int)
+        ``(KH, KW)``; non-square kernels are fine.
+    strides : int or (int, int)
+    padding : 'valid', 'same', int, (int, int) or (top, bottom, left, right)
+    activation : str, optional
+    use_bias : bool
+    kernel_initializer, bias_initializer : str or callable
+        Keras defaults: Glorot uniform and zeros.
+
+    Parameters created: ``kernel`` (F, C, KH, KW) and ``bias`` (F,). Output shape
+    ``(F, H_out, W_out)`` with ``H_out = (H + top + bottom - KH) // stride_h + 1``.
+
+    Examples
+    --------
+    >>> layer = Conv2D(8, (3, 5), padding="same", activation="relu")
+    >>> layer.build((1, 28, 28), np.random.default_rng(0))
+    >>> layer.output_shape, layer.params["kernel"].shape, layer.count_params()
+    ((8, 28, 28), (8, 1, 3, 5), 128)
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **kwargs):  # fmt: skip
+        super().__init__(activation=activation, **kwargs)
+        self.filters = int(filters)
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.strides = pair(strides, "strides")
+        self.padding = padding
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        resolve_padding(padding, (1, 1), self.kernel_size, self.strides)  # fail early if bad
+
+    def output_shape_for(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{self.name} (Conv2D): expects images of shape (C, H, W), got {input_shape}"
+            )
+        pads = resolve_padding(self.padding, input_shape[1:], self.kernel_size, self.strides)
+        out_hw = window_output_size(input_shape[1:], self.kernel_size, self.strides, pads,
+                                    op=f"{self.name} (Conv2D)")  # fmt: skip
+        return (self.filters, *out_hw)
+
+    def _create_params(self, rng):
+        shape = (self.filters, self.input_shape[0], *self.kernel_size)
+        self.params["kernel"] = self.kernel_initializer(shape, rng, self.dtype)
+        if self.use_bias:
+            self.params["bias"] = self.bias_initializer((self.filters,), rng, self.dtype)
+
+    def _check_input(self, x):
+        if isinstance(x, np.ndarray) and x.ndim == 4 and x.shape[1] != self.input_shape[0]:
+            raise ValueError(
+                f"{self.name} (Conv2D): input has {x.shape[1]} channels but the layer was built "
+                f"for {self.input_shape[0]} (input shape {x.shape}, kernel shape "
+                f"{self.params['kernel'].shape})"
+            )
+        super()._check_input(x)
+
+    def _forward(self, x, training):
+        fwd = self._op(ops.conv2d_forward, ops.conv2d_forward_naive)
+        out, self._cache = fwd(x, self.params["kernel"], self.params.get("bias"),
+                               stride=self.strides, padding=self.padding)  # fmt: skip
+        return out
+
+    def _backward(self, dout):
+        bwd = self._op(ops.conv2d_backward, ops.conv2d_backward_naive)
+        dx, dw, db = bwd(dout, self._cache)
+        self.grads["kernel"] = dw
+        if self.use_bias:
+            self.grads["bias"] = db
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "use_bias": self.use_bias}
+
+
+class _Pool2D(Layer):
+    _ops: tuple = ()
+    _op_name = ""
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = pair(pool_size, "pool_size")
+        self.strides = self.pool_size if strides is None else pair(strides, "strides")
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+            raise ValueError(f"{type(self).__name__}: padding must be 'valid' or 'same'")
+        self.padding = padding.lower()
+
+    def output_shape_for(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{self.name} ({type(self).__name__}): expects images of shape (C, H, W), "
+                f"got {input_shape}"
+            )
+        pads = resolve_padding(self.padding, input_shape[1:], self.pool_size, self.strides)
+        out_hw = window_output_size(input_shape[1:], self.pool_size, self.strides, pads,
+                                    op=f"{self.name} ({type(self).__name__})")  # fmt: skip
+        return (input_shape[0], *out_hw)
+
+    def _forward(self, x, training):
+        (fast, _), (naive, _) = self._ops
+        out, self._cache = self._op(fast, naive)(
+            x, pool_size=self.pool_size, strides=self.strides, padding=self.padding
+        )
+        return out
+
+    def _backward(self, dout):
+        (_, fast), (_, naive) = self._ops
+        return self._op(fast, naive)(dout, self._cache)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}  # fmt: skip
+
+
+class MaxPool2D(_Pool2D):
+    """Max pooling, as in ``keras.layers.MaxPooling2D``.
+
+    Parameters
+    ----------
+    pool_size : int or (int, int)
+    strides : int or (int, int), optional
+        Defaults to ``pool_size``; smaller overlaps the windows, larger skips pixels.
+    padding : 'valid' or 'same'
+
+    Examples
+    --------
+    >>> layer = MaxPool2D(2)
+    >>> layer.forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
+
+    keras_name = "MaxPooling2D"
+    _ops = ((ops.maxpool2d_forward, ops.maxpool2d_backward),
+            (ops.maxpool2d_forward_naive, ops.maxpool2d_backward_naive))  # fmt: skip
+
+
+class AvgPool2D(_Pool2D):
+    """Average pooling, as in ``keras.layers.AveragePooling2D``. Arguments as :class:`MaxPool2D`.
+
+    Examples
+    --------
+    >>> AvgPool2D(2).forward(np.arange(16.0).reshape(1, 1, 4, 4))[0, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+
+    keras_name = "AveragePooling2D"
+    _ops = ((ops.avgpool2d_forward, ops.avgpool2d_backward),
+            (ops.avgpool2d_forward_naive, ops.avgpool2d_backward_naive))  # fmt: skip
+
+
+MaxPooling2D = MaxPool2D
+AveragePooling2D = AvgPool2D
+
+
+class Dense(Layer):
+    """Fully connected layer, ``out = activation(x @ kernel + bias)``.
+
+    Parameters
+    ----------
+    units : int
+        ``D_out``.
+    activation : str, optional
+    use_bias : bool
+    kernel_initializer, bias_initializer : str or callable
+
+    Parameters created: ``kernel`` (D_in, D_out) and ``bias`` (D_out,).
+
+    Examples
+    --------
+    >>> layer = Dense(128, activation="relu")
+    >>> layer.build((9216,), np.random.default_rng(0))
+    >>> layer.count_params()                      # 9216*128 + 128
+    1179776
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        self.units = int(units)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def output_shape_for(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"{self.name} (Dense): expects flat samples of shape (D,), got {input_shape}; "
+                "put a Flatten() layer before it"
+            )
+        return (self.units,)
+
+    def _create_params(self, rng):
+        self.params["kernel"] = self.kernel_initializer(
+            (self.input_shape[0], self.units), rng, self.dtype
+        )
+        if self.use_bias:
+            self.params["bias"] = self.bias_initializer((self.units,), rng, self.dtype)
+
+    def _forward(self, x, training):
+        fwd = self._op(ops.dense_forward, ops.dense_forward_naive)
+        out, self._cache = fwd(x, self.params["kernel"], self.params.get("bias"))
+        return out
+
+    def _backward(self, dout):
+        dx, dw, db = self._op(ops.dense_backward, ops.dense_backward_naive)(dout, self._cache)
+        self.grads["kernel"] = dw
+        if self.use_bias:
+            self.grads["bias"] = db
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias}
+
+
+class Flatten(Layer):
+    """Flatten each sample to a vector in (C, H, W) order.
+
+    Examples
+    --------
+    >>> Flatten().forward(np.zeros((2, 64, 12, 12))).shape
+    (2, 9216)
+    """
+
+    def output_shape_for(self, input_shape):
+        return (math.prod(input_shape),)
+
+    def _forward(self, x, training):
+        fwd = ops.flatten_forward if x.ndim != 4 else self._op(ops.flatten_forward,
+                                                               ops.flatten_forward_naive)
+        out, self._cache = fwd(x)
+        return out
+
+    def _backward(self, dout):
+        bwd = ops.flatten_backward if len(self._cache) != 4 else self._op(
+            ops.flatten_backward, ops.flatten_backward_naive)
+        return bwd(dout, self._cache)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero a fraction ``rate`` of the entries and scale the
+    rest by ``1 / (1 - rate)``; at inference, pass the input through.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+    seed : int, optional
+        Seed of the layer's own Generator. Left out, a model gives the layer a Generator
+        spawned from the model's seed, so one model seed fixes every mask.
+
+    Examples
+    --------
+    >>> layer = Dropout(0.5, seed=0)
+    >>> out = layer.forward(np.ones((1, 8)), training=True)
+    >>> sorted(set(out.ravel().tolist()))
+    [0.0, 2.0]
+    >>> layer.forward(np.ones((1, 8)), training=False)
+    array([[1., 1., 1., 1., 1., 1., 1., 1.]])
+    """
+
+    def __init__(self, rate, *, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.rng = None
+
+    def _create_params(self, rng):
+        self.rng = np.random.default_rng(self.seed) if self.seed is not None else rng
+
+    def _forward(self, x, training):
+        fwd = self._op(ops.dropout_forward, ops.dropout_forward_naive)
+        out, mask = fwd(x, rate=self.rate, training=training, rng=self.rng)
+        self._cache = (mask,)  # a tuple, so that "no mask" (inference) is still a cache
+        return out
+
+    def _backward(self, dout):
+        return self._op(ops.dropout_backward, ops.dropout_backward_naive)(dout, self._cache[0])
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+class Activation(Layer):
+    """An activation as a layer of its own, e.g. ``Activation('relu')``.
+
+    Examples
+    --------
+    >>> Activation("tanh").forward(np.array([[0.0, 100.0]]))
+    array([[0., 1.]])
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        if self.activation is None:
+            raise ValueError("Activation: give an activation name such as 'relu'")
+
+    def _forward(self, x, training):
+        self._cache = ()
+        return x
+
+    def _backward(self, dout):
+        return dout
+
+
+class ReLU(Activation):
+    """``max(x, 0)`` as a layer.
+
+    Examples
+    --------
+    >>> ReLU().forward(np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__("relu", **kwargs)
+
+
+class LeakyReLU(Layer):
+    """``x`` if positive, else ``alpha * x`` (Keras's default ``alpha`` is 0.3).
+
+    Examples
+    --------
+    >>> LeakyReLU(alpha=0.1).forward(np.array([[-1.0, 2.0]]))
+    array([[-0.1,  2. ]])
+    """
+
+    keras_name = "LeakyReLU"
+
+    def __init__(self, alpha=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+
+    def _forward(self, x, training):
+        fwd = self._op(ops.leaky_relu_forward, ops.leaky_relu_forward_naive)
+        out, self._cache = fwd(x, alpha=self.alpha)
+        return out
+
+    def _backward(self, dout):
+        return self._op(ops.leaky_relu_backward, ops.leaky_relu_backward_naive)(dout, self._cache)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+class Sigmoid(Activation):
+    """``1 / (1 + exp(-x))`` as a layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__("sigmoid", **kwargs)
+
+
+class Tanh(Activation):
+    """``tanh(x)`` as a layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__("tanh", **kwargs)
+
+
+class Softmax(Activation):
+    """Row-wise softmax as a layer (input (N, K)).
+
+    Examples
+    --------
+    >>> Softmax().forward(np.array([[0.0, 0.0]]))
+    array([[0.5, 0.5]])
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__("softmax", **kwargs)

@@ -1,0 +1,439 @@
+"""The model: ``Sequential``, a stack of layers with Keras's familiar interface.
+
+Reading order: ... → losses → optimizers → **10. model** → callbacks → data → file I/O.
+Docs chapter: "How a CNN learns".
+
+One training step is the whole story of the package in five lines (see
+:meth:`Sequential.train_on_batch`)::
+
+    logits = forward(x, training=True, logits=True)     # layer by layer, keeping caches
+    loss   = cross_entropy(softmax(logits), y)          # fused and stable
+    dlogits = (softmax(logits) - y) / N                 # the loss's gradient
+    backward(dlogits)                                   # layer by layer, in reverse, filling grads
+    optimizer.step(parameters, gradients)               # the only place weights change
+
+The model builds lazily: the layers' shapes and weights are created from the input shape
+(given as ``input_shape=`` or found on the first batch). One seed fixes every initial weight
+and every dropout mask: each layer draws from its own Generator spawned from the model's
+``numpy.random.SeedSequence``, so adding a layer at the end does not change the others.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from convnet import losses, optimizers
+from convnet.layers import Layer
+
+__all__ = ["Sequential"]
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    input_shape : tuple of int, optional
+        One sample's shape without the batch axis, NCHW order: ``(1, 28, 28)`` for MNIST.
+        May instead be given to the first layer, or left to the first batch.
+    seed : int, optional
+        Seeds the initial weights and dropout masks. Left out, a fresh seed is drawn (and
+        kept in ``model.seed``, so the run can be repeated).
+    dtype : 'float32' or 'float64'
+        Parameter dtype: float32 for training, float64 for gradient checks.
+    name : str
+
+    Examples
+    --------
+    >>> from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
+    >>> model = Sequential([
+    ...     Conv2D(32, (3, 3), activation="relu"),
+    ...     Conv2D(64, (3, 3), activation="relu"),
+    ...     MaxPool2D((2, 2)),
+    ...     Dropout(0.25),
+    ...     Flatten(),
+    ...     Dense(128, activation="relu"),
+    ...     Dropout(0.5),
+    ...     Dense(10, activation="softmax"),
+    ... ], input_shape=(1, 28, 28), seed=0)
+    >>> model.count_params()
+    1199882
+    >>> model.predict(np.zeros((2, 1, 28, 28), dtype=np.float32)).shape
+    (2, 10)
+    """
+
+    def __init__(self, layers=None, *, input_shape=None, seed=None, dtype="float32",
+                 name="sequential"):  # fmt: skip
+        self.layers: list[Layer] = []
+        self.name = name
+        self.dtype = np.dtype(dtype)
+        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy)
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.optimizer = None
+        self.loss = None
+        self.built = False
+        self.stop_training = False
+        self.stop_reason = None
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+        if self.input_shape is None and self.layers and self.layers[0].input_shape is not None:
+            self.input_shape = self.layers[0].input_shape
+        if self.input_shape is not None:
+            self.build(self.input_shape)
+
+    # -- structure ---------------------------------------------------------------------------
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (before the model is built)."""
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{self.name}: expected a Layer, got {type(layer).__name__}")
+        if self.built:
+            raise ValueError(f"{self.name}: cannot add layers after the model is built")
+        self.layers.append(layer)
+
+    def build(self, input_shape=None) -> None:
+        """Create every layer's weights, passing each output shape on to the next layer."""
+        shape = tuple(input_shape if input_shape is not None else self.input_shape or ())
+        if not shape:
+            raise ValueError(f"{self.name}: give input_shape=(C, H, W) to build the model")
+        if not self.layers:
+            raise ValueError(f"{self.name}: the model has no layers")
+        self.input_shape = shape
+        seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
+        taken: dict[str, int] = {}
+        for layer, layer_seed in zip(self.layers, seeds, strict=True):
+            if layer.name is None:  # Keras numbering: conv2d, conv2d_1, conv2d_2, ...
+                base = layer.default_name()
+                count = taken.get(base, 0)
+                layer.name = base if count == 0 else f"{base}_{count}"
+                taken[base] = count + 1
+            if layer.built and layer.input_shape != shape:
+                raise ValueError(
+                    f"{self.name}: layer {layer.name} was built for input {layer.input_shape}, "
+                    f"but the previous layer gives {shape}"
+                )
+            if not layer.built:
+                layer.build(shape, np.random.default_rng(layer_seed), dtype=self.dtype)
+            shape = layer.output_shape
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: layer names must be unique, got {names}")
+        self.built = True
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape if self.built else None
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Every parameter array, by name ``layer/param`` (the live arrays, not copies)."""
+        return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The gradients from the last backward pass, with the same names as parameters()."""
+        return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.grads.items()}
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print) -> None:
+        """Print a Keras-style table: layer (type), output shape, parameter count."""
+        if not self.built:
+            raise ValueError(
+                f"{self.name}: the model is not built yet; give input_shape= or call "
+                "build((C, H, W)) first"
+            )
+        widths = (34, 26, 14)
+        rule = "-" * sum(widths)
+
+        def row(*cells):
+            return f"{cells[0]:<{widths[0]}}{cells[1]:<{widths[1]}}{cells[2]:>{widths[2]}}"
+
+        lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #"),
+                 "=" * sum(widths)]  # fmt: skip
+        lines.append(row("input (Input)", str((None, *self.input_shape)), "0"))
+        for layer in self.layers:
+            kind = type(layer).__name__
+            lines.append(row(f"{layer.name} ({kind})", str((None, *layer.output_shape)),
+                             f"{layer.count_params():,}"))  # fmt: skip
+        total = self.count_params()
+        size = sum(p.nbytes for p in self.parameters().values())
+        lines += ["=" * sum(widths),
+                  f"Total params: {total:,} ({size / 2**20:.2f} MB, {self.dtype})",
+                  f"Trainable params: {total:,}", "Non-trainable params: 0", rule]  # fmt: skip
+        print_fn("\n".join(lines))
+
+    # -- the passes ---------------------------------------------------------------------------
+
+    def _ends_in_softmax(self) -> bool:
+        return self.layers[-1].activation == "softmax"
+
+    def _prepare_input(self, x):
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
+        if x.dtype.kind != "f":
+            raise ValueError(
+                f"{self.name}: input must be floating point, got {x.dtype} with shape "
+                f"{x.shape}; scale images to [0, 1] floats first, e.g. x.astype('float32') / 255"
+            )
+        if not self.built:
+            if x.ndim < 2:
+                raise ValueError(f"{self.name}: expected a batch (N, ...), got shape {x.shape}")
+            self.build(x.shape[1:])
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x, *, training: bool = False, logits: bool = False):
+        """Run every layer in order.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape)
+        training : bool
+            Dropout is active only in training.
+        logits : bool
+            Stop before a final softmax (what the fused loss wants).
+
+        Returns
+        -------
+        out : ndarray, shape (N, *output_shape)
+        """
+        out = self._prepare_input(x)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            out = layer.forward(out, training=training, logits=logits and i == last)
+        return out
+
+    def backward(self, dout):
+        """Run every layer's backward pass in reverse order; returns dL/dx of the input."""
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+    # -- training -----------------------------------------------------------------------------
+
+    def compile(self, optimizer="adam", loss="categorical_crossentropy", metrics=None) -> None:
+        """Choose the optimizer and the loss, as in Keras.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer
+            'adam', 'sgd', 'rmsprop', 'adadelta', or an instance.
+        loss : str or Loss
+            'categorical_crossentropy' (one-hot labels) or
+            'sparse_categorical_crossentropy' (integer labels).
+        metrics : list of str, optional
+            Accepted for Keras compatibility; accuracy is always reported.
+        """
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if self.layers and not self.loss.from_logits and not self._ends_in_softmax():
+            raise ValueError(
+                f"{self.name}: {self.loss.name} expects probabilities, so the last layer must "
+                "end in a softmax (activation='softmax'); or pass a loss with from_logits=True"
+            )
+        if self.loss.from_logits and self.layers and self._ends_in_softmax():
+            raise ValueError(
+                f"{self.name}: the loss has from_logits=True but the last layer applies a "
+                "softmax; remove one of the two"
+            )
+
+    @property
+    def loss_name(self) -> str:
+        return self.loss.name if self.loss is not None else "(not compiled)"
+
+    def _require_compiled(self):
+        if self.loss is None:
+            raise ValueError(f"{self.name}: call compile(optimizer=..., loss=...) first")
+
+    def _check_pair(self, x, y):
+        if len(x) != len(y):
+            raise ValueError(
+                f"{self.name}: {len(x)} inputs but {len(y)} labels (x {np.shape(x)}, "
+                f"y {np.shape(y)})"
+            )
+
+    def compute_loss(self, x, y, *, training: bool = False) -> float:
+        """The loss of one batch, without gradients."""
+        self._require_compiled()
+        self._check_pair(x, y)
+        z = self.forward(x, training=training, logits=True)
+        return self.loss.forward(z, y)[0]
+
+    def loss_and_gradients(self, x, y):
+        """Forward (training mode), loss, backward: fills every layer's ``grads``.
+
+        Returns
+        -------
+        loss : float
+        logits : ndarray, shape (N, K)
+        """
+        self._require_compiled()
+        self._check_pair(x, y)
+        z = self.forward(x, training=True, logits=True)
+        loss, cache = self.loss.forward(z, y)
+        self.backward(self.loss.backward(cache))
+        return loss, z
+
+    def train_on_batch(self, x, y):
+        """One step of training on one batch.
+
+        Returns
+        -------
+        loss : float
+            Before the update.
+        accuracy : float
+            Fraction of the batch classified correctly, before the update.
+        """
+        loss, z = self.loss_and_gradients(x, y)
+        self.optimizer.step(self.parameters(), self.gradients())
+        return loss, accuracy(z, y)
+
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, seed=None,
+            callbacks=None, verbose="auto", initial_epoch=0):  # fmt: skip
+        """Train for ``epochs`` passes over ``(x, y)`` in mini-batches, as Keras's ``fit``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, *input_shape), float
+        y : ndarray, labels in the loss's format
+        epochs : int
+            Index of the last epoch to train (with ``initial_epoch``, to resume).
+        batch_size : int
+        validation_data : (x_val, y_val), optional
+            Evaluated after every epoch (no dropout); its metrics appear as val_loss and
+            val_accuracy.
+        shuffle : bool
+            Shuffle the training set before every epoch.
+        seed : int, optional
+            Seeds the shuffling; left out, it is derived from the model's seed. The same model
+            seed and fit seed give the same weights, bit for bit, on the same machine.
+        callbacks : list of Callback, optional
+        verbose : 'auto', 0, 1 or 2
+            0 silent; 1 a progress bar per epoch on a terminal (one line per epoch otherwise);
+            2 one line per epoch. 'auto' is 1.
+        initial_epoch : int
+            Epoch to start at (when resuming).
+
+        Returns
+        -------
+        History
+            ``history.history`` maps 'loss', 'accuracy', 'val_loss', ... to per-epoch lists.
+        """
+        from convnet.callbacks import History, ProgressLogger
+
+        self._require_compiled()
+        self._check_pair(x, y)
+        x = self._prepare_input(x)
+        if validation_data is not None:
+            x_val, y_val = validation_data
+            self._check_pair(x_val, y_val)
+        if seed is None:
+            seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0])
+        order_rng = np.random.default_rng(seed)
+        # Skipping already-trained epochs keeps the shuffles of a resumed run identical.
+        if shuffle:
+            for _ in range(initial_epoch):
+                order_rng.permutation(len(x))
+
+        history = History()
+        callbacks = [history, *(callbacks or [])]
+        verbose = 1 if verbose == "auto" else int(verbose)
+        if verbose:
+            callbacks.append(ProgressLogger(verbose))
+        for cb in callbacks:
+            cb.set_model(self)
+        self.history, self.stop_training, self.stop_reason = history, False, None
+
+        n = len(x)
+        logs = {"epochs": epochs, "samples": n, "batch_size": batch_size}
+        for cb in callbacks:
+            cb.on_train_begin(logs)
+        for epoch in range(initial_epoch, epochs):
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch, {})
+            order = order_rng.permutation(n) if shuffle else np.arange(n)
+            start = time.perf_counter()
+            loss_sum = correct = 0.0
+            seen = 0
+            for batch, i in enumerate(range(0, n, batch_size)):
+                idx = order[i : i + batch_size]
+                for cb in callbacks:
+                    cb.on_batch_begin(batch, {"size": len(idx)})
+                loss, acc = self.train_on_batch(x[idx], y[idx])
+                seen += len(idx)
+                loss_sum += loss * len(idx)
+                correct += acc * len(idx)
+                for cb in callbacks:
+                    cb.on_batch_end(batch, {"size": len(idx), "loss": loss, "accuracy": acc})
+                if self.stop_training:
+                    break
+            seconds = time.perf_counter() - start
+            epoch_logs = {"loss": loss_sum / seen, "accuracy": correct / seen}
+            if validation_data is not None and not self.stop_training:
+                epoch_logs["val_loss"], epoch_logs["val_accuracy"] = self.evaluate(
+                    x_val, y_val, batch_size=max(batch_size, 256)
+                )
+            epoch_logs.update(learning_rate=float(self.optimizer.learning_rate),
+                              seconds=seconds, img_per_s=seen / seconds)  # fmt: skip
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end({})
+        return history
+
+    def save(self, path, *, metadata=None) -> None:
+        """Write the model to an HDF5 file (see :func:`convnet.io.save_model`)."""
+        from convnet.io import save_model
+
+        save_model(self, path, metadata=metadata)
+
+    # -- inference ----------------------------------------------------------------------------
+
+    def predict(self, x, batch_size: int = 256):
+        """Outputs (class probabilities) for ``x``, computed in batches.
+
+        Returns
+        -------
+        ndarray, shape (N, *output_shape)
+        """
+        x = self._prepare_input(x)
+        outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
+
+    def evaluate(self, x, y, batch_size: int = 256):
+        """Mean loss and accuracy over ``(x, y)``, in batches.
+
+        Returns
+        -------
+        (loss, accuracy) : tuple of float
+        """
+        self._require_compiled()
+        self._check_pair(x, y)
+        x = self._prepare_input(x)
+        total_loss = correct = 0.0
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+            z = self.forward(xb, logits=True)
+            total_loss += self.loss.forward(z, yb)[0] * len(xb)
+            correct += accuracy(z, yb) * len(xb)
+        return total_loss / len(x), correct / len(x)
+
+
+def accuracy(scores, y) -> float:
+    """Fraction of rows whose highest score is the true class.
+
+    ``y`` is integer classes (N,) or one-hot rows (N, K).
+
+    Examples
+    --------
+    >>> accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
+    0.5
+    """
+    y = np.asarray(y)
+    labels = y.argmax(axis=1) if y.ndim == 2 else y
+    return float(np.mean(np.argmax(scores, axis=1) == labels))
