@@ -1,0 +1,7 @@
+"""``python -m convnet``: see :mod:`convnet.cli`."""
+
+import sys
+
+from convnet.cli import main
+
+sys.exit(main())

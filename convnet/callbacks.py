@@ -1,0 +1,304 @@
+"""Callbacks: code that runs at fixed points of ``Sequential.fit``.
+
+Reading order: ... → model → **11. callbacks** → data → file I/O. Docs chapter: "Training".
+
+``fit`` calls the hooks of every callback, in the order the callbacks were given (the
+History, which ``fit`` always adds, runs first; the progress display last)::
+
+    on_train_begin(logs)
+    for each epoch:
+        on_epoch_begin(epoch, logs)
+        for each batch:
+            on_batch_begin(batch, logs)
+            ...  forward, loss, backward, optimizer step
+            on_batch_end(batch, logs)       # logs: loss, accuracy of this batch (before the step)
+        ...  validation, if validation_data was given
+        on_epoch_end(epoch, logs)           # logs: loss, accuracy (epoch means), val_loss,
+                                            #       val_accuracy, learning_rate, seconds, img_per_s
+    on_train_end(logs)
+
+Epochs and batches are counted from 0 in the hooks (and shown from 1). A callback stops
+training by setting ``self.model.stop_training = True``; ``fit`` checks it after every batch
+and every epoch and records why in ``model.stop_reason``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+
+__all__ = [
+    "Callback",
+    "History",
+    "ModelCheckpoint",
+    "EarlyStopping",
+    "LearningRateScheduler",
+    "TerminateOnNaN",
+    "ProgressLogger",
+]
+
+
+class Callback:
+    """Base class: every hook does nothing. ``self.model`` is set by ``fit``."""
+
+    model = None
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None): ...
+    def on_epoch_begin(self, epoch, logs=None): ...
+    def on_batch_begin(self, batch, logs=None): ...
+    def on_batch_end(self, batch, logs=None): ...
+    def on_epoch_end(self, epoch, logs=None): ...
+    def on_train_end(self, logs=None): ...
+
+
+class History(Callback):
+    """Records every epoch's logs: ``history.history['val_accuracy'][-1]`` and so on.
+
+    Examples
+    --------
+    >>> h = History()
+    >>> h.on_train_begin()
+    >>> h.on_epoch_end(0, {"loss": 0.5})
+    >>> h.on_epoch_end(1, {"loss": 0.25})
+    >>> h.history, h.epoch
+    ({'loss': [0.5, 0.25]}, [0, 1])
+    """
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        # Keep earlier epochs when fit is called again on the same History (resuming).
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+def _is_better(mode, monitor, current, best, min_delta=0.0):
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    if mode == "min":
+        return current < best - min_delta
+    if mode == "max":
+        return current > best + min_delta
+    raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+
+
+def _initial_best(mode, monitor):
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    return -math.inf if mode == "max" else math.inf
+
+
+def _monitored(logs, monitor, who):
+    if monitor not in logs:
+        raise ValueError(
+            f"{who}: the quantity {monitor!r} is not in the epoch logs (available: "
+            f"{sorted(logs)}); validation metrics need validation_data"
+        )
+    return logs[monitor]
+
+
+class ModelCheckpoint(Callback):
+    """Save the model at the end of an epoch, by default only when ``monitor`` improved.
+
+    Parameters
+    ----------
+    filepath : str or Path
+        May contain ``{epoch}`` and any log key, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.h5"``.
+    monitor : str
+    mode : 'auto', 'min' or 'max'
+        'auto' maximises names containing "acc" and minimises the rest.
+    save_best_only : bool
+    verbose : int
+    """
+
+    def __init__(self, filepath, monitor="val_loss", mode="auto", save_best_only=True,
+                 verbose=0):  # fmt: skip
+        self.filepath = str(filepath)
+        self.monitor, self.mode = monitor, mode
+        self.save_best_only, self.verbose = save_best_only, verbose
+        self.best = _initial_best(mode, monitor)
+        self.best_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if not self.save_best_only:
+            self.model.save(path)
+            return
+        current = _monitored(logs, self.monitor, "ModelCheckpoint")
+        if _is_better(self.mode, self.monitor, current, self.best):
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                      f"{current:.5f}, saving the model to {path}")  # fmt: skip
+            self.best, self.best_epoch = current, epoch
+            self.model.save(path)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the weights of the best epoch are put back at the end.
+
+    Examples
+    --------
+    >>> class Dummy: stop_training = False
+    >>> stop = EarlyStopping(monitor="val_loss", patience=1)
+    >>> stop.set_model(Dummy()); stop.on_train_begin()
+    >>> for epoch, val in enumerate([0.5, 0.4, 0.45, 0.41]):
+    ...     stop.on_epoch_end(epoch, {"val_loss": val})
+    >>> stop.stopped_epoch, stop.model.stop_training
+    (3, True)
+    """
+
+    def __init__(self, monitor="val_loss", patience=0, min_delta=0.0, mode="auto",
+                 restore_best_weights=False):  # fmt: skip
+        self.monitor, self.patience, self.min_delta, self.mode = monitor, patience, min_delta, mode
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, logs=None):
+        self.best = _initial_best(self.mode, self.monitor)
+        self.wait, self.stopped_epoch, self.best_weights = 0, None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs or {}, self.monitor, "EarlyStopping")
+        if _is_better(self.mode, self.monitor, current, self.best, self.min_delta):
+            self.best, self.wait = current, 0
+            if self.restore_best_weights:
+                self.best_weights = {k: v.copy() for k, v in self.model.parameters().items()}
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            self.model.stop_reason = (
+                f"early stopping: {self.monitor} has not improved on {self.best:.5f} for "
+                f"{self.wait} epochs"
+            )
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch is not None and self.best_weights is not None:
+            for name, value in self.model.parameters().items():
+                value[...] = self.best_weights[name]
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``.
+
+    Examples
+    --------
+    >>> halve = LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch > 0 else lr)
+    """
+
+    def __init__(self, schedule, verbose=0):
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        opt = self.model.optimizer
+        lr = float(self.schedule(epoch, opt.learning_rate))
+        if not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"LearningRateScheduler: schedule gave an invalid rate {lr!r}")
+        opt.learning_rate = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first batch whose loss is NaN or infinite, saying which batch.
+
+    A diverging run (learning rate too high, say) otherwise fills every weight with NaN and
+    goes on wasting time.
+    """
+
+    def __init__(self):
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            self.model.stop_training = True
+            self.model.stop_reason = (
+                f"the loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}; training "
+                "stopped (the weights are no longer usable). Try a smaller learning rate."
+            )
+            print(f"TerminateOnNaN: {self.model.stop_reason}", file=sys.stderr, flush=True)
+
+
+def _format_logs(logs):
+    parts = []
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if key in logs:
+            parts.append(f"{key}: {logs[key]:.4f}")
+    return " - ".join(parts)
+
+
+class ProgressLogger(Callback):
+    """Progress display: a tqdm bar per epoch on a terminal, one plain line per epoch otherwise.
+
+    Parameters
+    ----------
+    verbose : 1 or 2
+        1: a progress bar when the output is a terminal (one line per epoch when it is not,
+        as in a CI log or a file); 2: always one line per epoch.
+    stream : file object
+        Where to write (default: stderr for bars, stdout for lines).
+    """
+
+    def __init__(self, verbose=1, stream=None):
+        self.verbose, self.stream = verbose, stream
+        self.bar = None
+
+    def _tty(self):
+        stream = self.stream or sys.stderr
+        return self.verbose == 1 and hasattr(stream, "isatty") and stream.isatty()
+
+    def on_train_begin(self, logs=None):
+        self.epochs = (logs or {}).get("epochs")
+        self.samples = (logs or {}).get("samples")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen, self.loss_sum, self.correct = 0, 0.0, 0.0
+        self.start = time.perf_counter()
+        if self._tty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.samples, unit="img", unit_scale=True, file=self.stream,
+                            desc=f"Epoch {epoch + 1}/{self.epochs}", leave=True,
+                            dynamic_ncols=True)  # fmt: skip
+
+    def on_batch_end(self, batch, logs=None):
+        n = logs["size"]
+        self.seen += n
+        self.loss_sum += logs["loss"] * n
+        self.correct += logs["accuracy"] * n
+        if self.bar is not None:
+            self.bar.update(n)
+            self.bar.set_postfix_str(
+                f"loss {self.loss_sum / self.seen:.4f}, acc {self.correct / self.seen:.4f}",
+                refresh=False,
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.bar is not None:
+            self.bar.set_postfix_str(_format_logs(logs), refresh=False)
+            self.bar.close()
+            self.bar = None
+            return
+        line = (f"Epoch {epoch + 1}/{self.epochs} - {logs['seconds']:.1f}s - "
+                f"{logs['img_per_s']:,.0f} img/s - {_format_logs(logs)}")  # fmt: skip
+        print(line, file=self.stream or sys.stdout, flush=True)

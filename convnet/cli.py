@@ -1,0 +1,180 @@
+"""Command line: ``python -m convnet train | evaluate | predict``.
+
+``train`` is the whole MNIST recipe of the notebook this project descends from, written out
+step by step; ``examples/train_mnist.py`` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from convnet import __version__, callbacks, optimizers
+from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from convnet.model import Sequential
+
+__all__ = ["seed_net", "main"]
+
+
+def seed_net(seed=None, dtype="float32") -> Sequential:
+    """The notebook's CNN: two 3x3 convolutions, max pooling, dropout, two dense layers.
+
+    Examples
+    --------
+    >>> seed_net(seed=0).count_params()
+    1199882
+    """
+    return Sequential([
+        Conv2D(32, (3, 3), activation="relu"),
+        Conv2D(64, (3, 3), activation="relu"),
+        MaxPool2D((2, 2)),
+        Dropout(0.25),
+        Flatten(),
+        Dense(128, activation="relu"),
+        Dropout(0.5),
+        Dense(10, activation="softmax"),
+    ], input_shape=(1, 28, 28), seed=seed, dtype=dtype)  # fmt: skip
+
+
+def machine_description() -> str:
+    """One line naming the CPU, core count, Python, NumPy and BLAS settings of this run."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = os.environ.get("OPENBLAS_CORETYPE")
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy "
+            f"{np.__version__}" + (f", OPENBLAS_CORETYPE={blas}" if blas else ""))  # fmt: skip
+
+
+def train(args) -> int:
+    from convnet import data, plots
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    # 1. Data: the notebook's stratified 48,000 / 12,000 split; the test set waits until the end.
+    mnist = data.load_mnist_split(args.data_dir)
+    x_train, y_train = mnist.x_train, mnist.y_train
+    if args.limit:
+        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+    print(f"MNIST: {len(x_train):,} training, {len(mnist.x_val):,} validation, "
+          f"{len(mnist.x_test):,} test images")  # fmt: skip
+
+    # 2. Model.
+    model = seed_net(seed=args.seed)
+    model.compile(optimizer=optimizers.get(args.optimizer, learning_rate=args.lr),
+                  loss="sparse_categorical_crossentropy")  # fmt: skip
+    model.summary()
+
+    # 3. Training.
+    history = model.fit(
+        x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
+        validation_data=(mnist.x_val, mnist.y_val), seed=args.seed,
+        callbacks=[callbacks.TerminateOnNaN()], verbose=args.verbose,
+    )  # fmt: skip
+    train_seconds = time.perf_counter() - started
+    if model.stop_reason:
+        print(f"Training stopped: {model.stop_reason}")
+        if not np.isfinite(history.history["loss"][-1]):
+            return 1
+
+    # 4. The one and only look at the test set.
+    test_loss, test_acc = model.evaluate(mnist.x_test, mnist.y_test)
+    print(f"Test loss: {test_loss:.4f}")
+    print(f"Test accuracy: {test_acc:.4f}")
+
+    # 5. Results: the model, the plots, and the numbers with the machine they came from.
+    results = {
+        "test_loss": test_loss, "test_accuracy": test_acc,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "train_seconds": round(train_seconds, 1),
+        "epochs": len(history.history["loss"]), "batch_size": args.batch_size,
+        "optimizer": args.optimizer, "learning_rate": args.lr, "seed": args.seed,
+        "train_images": len(x_train), "machine": machine_description(),
+        "convnet_version": __version__,
+    }  # fmt: skip
+    model_path = out / "mnist.h5"
+    model.save(model_path, metadata={**results, "history": history.history,
+                                     "split": "sklearn train_test_split(test_size=0.2, "
+                                              "random_state=42, stratify=y)"})  # fmt: skip
+    probabilities = model.predict(mnist.x_test)
+    predicted = probabilities.argmax(axis=1)
+    plots.plot_history(history.history, out / "curves.png")
+    plots.plot_confusion(mnist.y_test, predicted, out / "confusion.png")
+    plots.plot_misclassified(mnist.x_test, mnist.y_test, predicted, out / "misclassified.png",
+                             probabilities=probabilities)  # fmt: skip
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"Saved {model_path} and curves.png, confusion.png, misclassified.png, results.json "
+          f"in {out}/")  # fmt: skip
+    print(f"Wall time: {results['wall_seconds']:.0f} s on {results['machine']}")
+    return 0
+
+
+def evaluate(args) -> int:
+    from convnet import data
+    from convnet.io import load_model
+
+    model = load_model(args.model)
+    (_, _), (x_test, y_test) = data.load_mnist(args.data_dir)
+    loss, acc = model.evaluate(data.to_images(x_test), y_test.astype(np.int64))
+    print(f"Test loss: {loss:.4f}")
+    print(f"Test accuracy: {acc:.4f}")
+    return 0
+
+
+def predict(args) -> int:
+    from convnet.io import load_model
+    from convnet.preprocess import load_image, mnist_style
+
+    model = load_model(args.model, compile=False)
+    for path in args.images:
+        x = mnist_style(load_image(path))[None, None]
+        p = model.predict(x)[0]
+        best = int(p.argmax())
+        print(f"{path}: {best} ({p[best]:.1%})")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m convnet", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train the seed-net on MNIST and save mnist.h5")
+    t.add_argument("--epochs", type=int, default=12)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd", "rmsprop", "adadelta"])
+    t.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and shuffling")
+    t.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
+    t.add_argument("--out", default=".", help="folder for mnist.h5, plots and results.json")
+    t.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    t.set_defaults(run=train)
+
+    e = sub.add_parser("evaluate", help="evaluate a saved model on the MNIST test set")
+    e.add_argument("--model", default="mnist.h5")
+    e.add_argument("--data-dir", default=None)
+    e.set_defaults(run=evaluate)
+
+    p = sub.add_parser("predict", help="name the digit in PNG files")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--model", default="mnist.h5")
+    p.set_defaults(run=predict)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,106 @@
+"""Pictures of a training run: learning curves, confusion matrix, misclassified digits.
+
+Not on the main reading path (it draws, it does not learn). Uses matplotlib's object-oriented
+API (``Figure``, no ``pyplot``), so it never changes the global backend and works without a
+display.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["plot_history", "confusion_matrix", "plot_confusion", "plot_misclassified"]
+
+
+def plot_history(history: dict, path) -> Path:
+    """Training and validation loss and accuracy per epoch, side by side.
+
+    Parameters
+    ----------
+    history : dict
+        ``History.history``: lists under 'loss', 'accuracy' and optionally 'val_loss',
+        'val_accuracy'.
+    path : str or Path
+        Where to write the PNG.
+    """
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for ax, key, label in zip(fig.subplots(1, 2), ("loss", "accuracy"), ("Loss", "Accuracy"),
+                              strict=True):  # fmt: skip
+        ax.plot(epochs, history[key], "o-", label="training")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s-", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label.lower())
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
+    """Counts ``m[i, j]`` of images of class ``i`` predicted as ``j``.
+
+    Examples
+    --------
+    >>> confusion_matrix([0, 1, 1], [0, 1, 0], n_classes=2)
+    array([[1, 0],
+           [1, 1]])
+    """
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return m
+
+
+def plot_confusion(y_true, y_pred, path, n_classes: int = 10) -> Path:
+    """The confusion matrix as an annotated heat map."""
+    m = confusion_matrix(y_true, y_pred, n_classes)
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(np.log1p(m), cmap="Blues")
+    for i in range(n_classes):
+        for j in range(n_classes):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if m[i, j] > m.max() / 4 else "black")  # fmt: skip
+    ax.set_xticks(range(n_classes))
+    ax.set_yticks(range(n_classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    errors = int(m.sum() - np.trace(m))
+    ax.set_title(f"Test confusion matrix ({errors} errors of {int(m.sum())})")
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int = 36) -> Path:
+    """A grid of (up to ``n``) misclassified images with their true and predicted labels.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, 1, H, W) or (N, H, W)
+    y_true, y_pred : ndarray, shape (N,)
+    probabilities : ndarray, shape (N, K), optional
+        When given, the confidence of each wrong prediction is shown too.
+    """
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:n]
+    cols = 6
+    rows = max(1, -(-len(wrong) // cols))
+    fig = Figure(figsize=(cols * 1.5, rows * 1.7), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, wrong, strict=False):
+        ax.imshow(np.asarray(images[i]).reshape(images.shape[-2:]), cmap="gray_r")
+        title = f"true {y_true[i]}, pred {y_pred[i]}"
+        if probabilities is not None:
+            title += f"\n({probabilities[i, y_pred[i]]:.0%})"
+        ax.set_title(title, fontsize=8)
+    fig.suptitle(f"Misclassified test digits (first {len(wrong)})")
+    fig.savefig(path, dpi=100)
+    return Path(path)

@@ -1,0 +1,170 @@
+"""fit / evaluate / predict, callbacks, saving and loading, and short seeded MNIST runs."""
+
+import io
+import math
+import os
+
+import numpy as np
+import pytest
+
+from convnet import Sequential, callbacks, optimizers
+from convnet import layers as L
+from convnet.cli import seed_net
+from convnet.io import load_model
+
+
+def tiny_net(seed=0):
+    return Sequential([L.Conv2D(4, 3, activation="relu"), L.MaxPool2D(2), L.Dropout(0.2),
+                       L.Flatten(), L.Dense(3, activation="softmax")],
+                      input_shape=(1, 8, 8), seed=seed)  # fmt: skip
+
+
+def blobs(n=60, seed=0):
+    """Three easy classes: a bright square in one of three places."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = rng.random((n, 1, 8, 8), dtype=np.float32) * 0.2
+    for i, c in enumerate(y):
+        x[i, 0, 2 * c : 2 * c + 3, 2 * c : 2 * c + 3] += 1.0
+    return x, y
+
+
+def test_fit_returns_history_and_learns():
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.01),
+                  loss="sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=8, batch_size=16, validation_data=blobs(30, seed=1),
+                        verbose=0)  # fmt: skip
+    h = history.history
+    assert history.epoch == list(range(8))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "img_per_s"):
+        assert len(h[key]) == 8, key
+    assert h["loss"][-1] < h["loss"][0] / 2
+    assert h["val_accuracy"][-1] == 1.0
+
+
+def test_same_seed_same_weights_bit_for_bit():
+    x, y = blobs()
+    weights = []
+    for _ in range(2):
+        model = tiny_net(seed=5)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=2, batch_size=8, seed=11, verbose=0)
+        weights.append({k: v.copy() for k, v in model.parameters().items()})
+    for k in weights[0]:
+        np.testing.assert_array_equal(weights[0][k], weights[1][k], err_msg=k)
+    other = tiny_net(seed=5)
+    other.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    other.fit(x, y, epochs=2, batch_size=8, seed=12, verbose=0)  # another shuffle
+    assert not np.array_equal(other.parameters()["dense/kernel"], weights[0]["dense/kernel"])
+
+
+def test_progress_in_a_non_terminal_is_one_line_per_epoch():
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    stream = io.StringIO()  # not a terminal
+    model.fit(x, y, epochs=3, batch_size=16, validation_data=(x, y), verbose=0,
+              callbacks=[callbacks.ProgressLogger(verbose=1, stream=stream)])  # fmt: skip
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    for i, line in enumerate(lines, start=1):
+        assert line.startswith(f"Epoch {i}/3 - ")
+        assert "img/s" in line and "val_accuracy: " in line
+
+
+def test_nan_guard_stops_a_diverging_run(capsys):
+    x, y = blobs()
+    # A linear model and an absurd learning rate: the second step's logits overflow float32.
+    model = Sequential([L.Flatten(), L.Dense(3, activation="softmax")], input_shape=(1, 8, 8))
+    model.compile(optimizer=optimizers.SGD(learning_rate=1e38),
+                  loss="sparse_categorical_crossentropy")  # fmt: skip
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0,
+                        callbacks=[callbacks.TerminateOnNaN()])  # fmt: skip
+    assert model.stop_training
+    assert "epoch 1, batch" in model.stop_reason and "learning rate" in model.stop_reason
+    assert len(history.epoch) == 1  # stopped inside the first epoch
+    assert "TerminateOnNaN" in capsys.readouterr().err
+
+
+def test_early_stopping_and_lr_schedule():
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    rates = []
+
+    class Record(callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            rates.append(self.model.optimizer.learning_rate)
+
+    stop = callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0)
+    schedule = callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    history = model.fit(x, y, epochs=10, batch_size=16, verbose=0,
+                        callbacks=[schedule, Record(), stop])  # fmt: skip
+    assert len(history.epoch) == 2  # no improvement by 10.0 after the first epoch
+    assert rates == [0.1, 0.05]
+    assert stop.stopped_epoch == 1 and "early stopping" in model.stop_reason
+
+
+def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "best.h5"
+    ckpt = callbacks.ModelCheckpoint(path, monitor="val_accuracy")
+    model.fit(x, y, epochs=3, batch_size=16, validation_data=(x, y), verbose=0,
+              callbacks=[ckpt])  # fmt: skip
+    assert path.exists() and ckpt.best_epoch is not None
+    model.save(tmp_path / "last.h5", metadata={"note": "final"})
+    loaded = load_model(tmp_path / "last.h5")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.metadata == {"note": "final"}
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    assert loaded.loss.name == "sparse_categorical_crossentropy"
+    assert loaded.evaluate(x, y) == model.evaluate(x, y)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no leftovers
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train_mnist.py"):
+        load_model(tmp_path / "missing.h5")
+    (tmp_path / "junk.h5").write_bytes(b"not an hdf5 file")
+    with pytest.raises(ValueError, match="not a readable HDF5 file"):
+        load_model(tmp_path / "junk.h5")
+
+
+# --- real MNIST (CONVNET_DATA_DIR) ------------------------------------------------------------
+
+needs_mnist = pytest.mark.skipif(
+    not os.environ.get("CONVNET_DATA_DIR"), reason="set CONVNET_DATA_DIR to the MNIST folder"
+)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    from convnet.data import load_mnist_split
+
+    return load_mnist_split()
+
+
+@needs_mnist
+def test_memorises_100_mnist_images(mnist):
+    model = seed_net(seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = mnist.x_train[:100], mnist.y_train[:100]
+    model.fit(x, y, epochs=15, batch_size=20, verbose=0)
+    loss, acc = model.evaluate(x, y)
+    assert acc == 1.0, (loss, acc)
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_seeded_5000_image_run_reaches_95_percent(mnist):
+    model = seed_net(seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(mnist.x_train[:5000], mnist.y_train[:5000], epochs=2, batch_size=64, seed=0,
+              verbose=0)  # fmt: skip
+    loss, acc = model.evaluate(mnist.x_test[:1000], mnist.y_test[:1000])
+    assert acc >= 0.95, (loss, acc)
+    assert math.isfinite(loss)
