@@ -74,16 +74,17 @@ def numerical_gradient(f, x: np.ndarray, dout=None, *, h: float = 1e-5) -> np.nd
         )
     if dout is None:
         dout = 1.0
-    grad = np.zeros_like(x)
-    flat_x, flat_g = x.reshape(-1), grad.reshape(-1)  # views: writing them writes x and grad
-    for i in range(flat_x.size):
-        old = flat_x[i]
-        flat_x[i] = old + h
+    grad = np.zeros(x.shape, dtype=x.dtype)
+    # Index x itself, entry by entry: x.reshape(-1) would be a *copy* for a non-C-contiguous
+    # x (a transposed weight, say), and nudging the copy would leave f(x) unchanged.
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
         plus = np.sum(np.asarray(f(x)) * dout)
-        flat_x[i] = old - h
+        x[i] = old - h
         minus = np.sum(np.asarray(f(x)) * dout)
-        flat_x[i] = old
-        flat_g[i] = (plus - minus) / (2 * h)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
     return grad
 
 

@@ -43,8 +43,12 @@ def _geometry(x, w, b, stride, padding):
         )
     if b is not None and b.shape != (w.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({w.shape[0]},), got {b.shape}")
-    kernel_hw, stride_hw = w.shape[2:], pair(stride, "stride")
-    pads = resolve_padding(padding, x.shape[2:], kernel_hw, stride_hw)
+    kernel_hw = w.shape[2:]
+    try:
+        stride_hw = pair(stride, "stride")
+        pads = resolve_padding(padding, x.shape[2:], kernel_hw, stride_hw)
+    except ValueError as err:  # say which op and which shapes, as every other check here does
+        raise ValueError(f"conv2d: {err} (x {x.shape}, w {w.shape})") from None
     out_hw = window_output_size(x.shape[2:], kernel_hw, stride_hw, pads, op="conv2d")
     return kernel_hw, stride_hw, pads, out_hw
 

@@ -23,9 +23,13 @@ import numpy as np
 __all__ = ["dropout_forward", "dropout_backward", "dropout_forward_naive", "dropout_backward_naive"]
 
 
-def _mask(x, rate, rng, mask):
+def _check_rate(rate):
+    # Checked in training and at inference alike, so a bad rate fails on the first call.
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+
+
+def _mask(x, rate, rng, mask):
     if mask is not None:
         if mask.shape != x.shape:
             raise ValueError(f"dropout: mask shape {mask.shape} does not match x {x.shape}")
@@ -64,6 +68,7 @@ def dropout_forward_naive(x, *, rate, training=True, rng=None, mask=None):
     >>> dropout_forward_naive(np.array([1., 2.]), rate=0.5, training=False)[0]
     array([1., 2.])
     """
+    _check_rate(rate)
     if not training:
         return x, None
     mask = _mask(x, rate, rng, mask)
@@ -103,6 +108,7 @@ def dropout_forward(x, *, rate, training=True, rng=None, mask=None):
     >>> round(float(out.mean()), 2)                 # expectation preserved
     1.0
     """
+    _check_rate(rate)
     if not training:
         return x, None
     mask = _mask(x, rate, rng, mask)

@@ -43,8 +43,11 @@ __all__ = [
 def _geometry(x, pool_size, strides, padding, op):
     if x.ndim != 4:
         raise ValueError(f"{op}: expected x of shape (N, C, H, W), got {x.shape}")
-    pool_hw = pair(pool_size, "pool_size")
-    stride_hw = pool_hw if strides is None else pair(strides, "strides")
+    try:
+        pool_hw = pair(pool_size, "pool_size")
+        stride_hw = pool_hw if strides is None else pair(strides, "strides")
+    except ValueError as err:  # say which op and which shape, as the other checks here do
+        raise ValueError(f"{op}: {err} (x {x.shape})") from None
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
     pads = resolve_padding(padding, x.shape[2:], pool_hw, stride_hw)

@@ -1,0 +1,129 @@
+"""Shape arithmetic (convnet/shapes.py): spellings of kernel/stride/padding, the output-size
+formula, 'same' padding, and the input checks that every layer relies on."""
+
+import math
+
+import numpy as np
+import pytest
+
+from convnet.shapes import check_array, pair, resolve_padding, window_output_size
+
+# --- pair -------------------------------------------------------------------------------------
+
+
+def test_pair_accepts_an_int_a_numpy_int_and_a_pair():
+    assert pair(3) == (3, 3)
+    assert pair(np.int64(2)) == (2, 2)
+    assert pair((3, 5)) == (3, 5)
+    assert pair([1, 4]) == (1, 4)
+
+
+@pytest.mark.parametrize("bad", [0, -1, (2, 0), (1, 2, 3), "ab", None])
+def test_pair_rejects_non_positive_or_malformed_values(bad):
+    with pytest.raises(ValueError, match="stride"):
+        pair(bad, "stride")
+
+
+# --- resolve_padding --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "padding, expected",
+    [
+        ("valid", (0, 0, 0, 0)),
+        ("VALID", (0, 0, 0, 0)),
+        (0, (0, 0, 0, 0)),
+        (2, (2, 2, 2, 2)),
+        ((1, 3), (1, 1, 3, 3)),  # (ph, pw): ph above and below, pw left and right
+        ((0, 1, 2, 3), (0, 1, 2, 3)),  # (top, bottom, left, right) as given
+    ],
+)
+def test_resolve_padding_explicit_spellings(padding, expected):
+    assert resolve_padding(padding, (5, 6), (3, 3), (1, 1)) == expected
+
+
+def test_resolve_padding_same_by_hand():
+    # H = 5, K = 4, stride 1: H_out = 5, total = (5 - 1)*1 + 4 - 5 = 3 -> 1 on top, 2 below.
+    assert resolve_padding("same", (5, 5), (4, 4), (1, 1)) == (1, 2, 1, 2)
+    # H = 6, K = 3, stride 2: H_out = 3, total = (3 - 1)*2 + 3 - 6 = 1 -> the row goes below.
+    # W = 7, K = 2, stride 3: W_out = 3, total = (3 - 1)*3 + 2 - 7 = 1 -> the column on the right.
+    assert resolve_padding("same", (6, 7), (3, 2), (2, 3)) == (0, 1, 0, 1)
+    # H = 28, K = 2, stride 2: windows tile exactly, no padding.
+    assert resolve_padding("same", (28, 28), (2, 2), (2, 2)) == (0, 0, 0, 0)
+
+
+def test_resolve_padding_same_gives_ceil_size_over_stride_for_all_small_geometries():
+    for size in range(1, 13):
+        for k in range(1, 6):
+            for s in range(1, 5):
+                top, bottom, left, right = resolve_padding("same", (size, size), (k, k), (s, s))
+                out = window_output_size((size, size), (k, k), (s, s), (top, bottom, left, right))
+                assert out == (math.ceil(size / s),) * 2, (size, k, s)
+                # Split as evenly as possible, the odd one out at the bottom / on the right.
+                assert bottom - top in (0, 1) and right - left in (0, 1), (size, k, s)
+                assert (top, bottom) == (left, right)
+
+
+def test_resolve_padding_same_treats_height_and_width_separately():
+    # H: 4, K 3, stride 1 -> total 2 -> (1, 1). W: 5, K 2, stride 2 -> W_out 3, total 1 -> (0, 1).
+    assert resolve_padding("same", (4, 5), (3, 2), (1, 2)) == (1, 1, 0, 1)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("full", "padding must be 'valid', 'same' or ints, got 'full'"),
+        (-1, "must not be negative"),
+        ((1, -1), "must not be negative"),
+        ((1, 2, 3), "padding needs 1, 2 or 4 ints"),
+        (("a", "b"), "padding must be 'valid', 'same' or ints"),
+    ],
+)
+def test_resolve_padding_rejects_bad_specs(bad, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve_padding(bad, (5, 5), (3, 3), (1, 1))
+
+
+# --- window_output_size -----------------------------------------------------------------------
+
+
+def test_window_output_size_by_hand():
+    # (28 - 3) // 1 + 1 = 26
+    assert window_output_size((28, 28), (3, 3), (1, 1), (0, 0, 0, 0)) == (26, 26)
+    # H: (7 + 1 + 1 - 3) // 2 + 1 = 4;  W: (7 + 0 + 0 - 2) // 3 + 1 = 2 (non-tiling: the last
+    # column is never reached)
+    assert window_output_size((7, 7), (3, 2), (2, 3), (1, 1, 0, 0)) == (4, 2)
+    # kernel as large as the padded input: exactly one position
+    assert window_output_size((2, 3), (4, 3), (5, 5), (1, 1, 0, 0)) == (1, 1)
+
+
+def test_window_output_size_rejects_a_kernel_larger_than_the_padded_input():
+    with pytest.raises(ValueError, match=r"conv2d: kernel 4x2 is larger than the padded input 3x5"):
+        window_output_size((2, 5), (4, 2), (1, 1), (1, 0, 0, 0), op="conv2d")
+
+
+# --- check_array ------------------------------------------------------------------------------
+
+
+def test_check_array_accepts_a_float_array_of_the_right_rank():
+    x = np.zeros((2, 3, 4, 5), dtype=np.float32)
+    assert check_array(x, ndim=4, name="conv2d") is x
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.zeros((2, 3)), r"conv2d: expected a 4-D input, got shape \(2, 3\)"),
+        (np.zeros((1, 1, 2, 2), dtype=np.int64), r"conv2d: input must be floating point"),
+        (np.full((1, 1, 2, 2), np.nan), r"conv2d: input of shape \(1, 1, 2, 2\) contains 4 NaN"),
+        ([[1.0]], r"conv2d: input must be a NumPy array, got list"),
+    ],
+)
+def test_check_array_rejects_bad_inputs_naming_the_op_and_shape(x, message):
+    with pytest.raises(ValueError, match=message):
+        check_array(x, ndim=4, name="conv2d")
+
+
+def test_check_array_can_allow_non_finite_values():
+    x = np.array([[np.inf]])
+    assert check_array(x, ndim=2, name="dense", finite=False) is x
