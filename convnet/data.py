@@ -241,21 +241,6 @@ def read_idx(path, *, ndim=None):
     return _parse_idx(data, source, ndim=ndim)
 
 
-def _atomic_write(path, data):
-    """Write ``data`` to a temporary file next to ``path``, flush it to disk, rename it over."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_idx(path, array, *, compress=None):
     """Write a uint8 array as an IDX file, atomically.
 
@@ -301,7 +286,10 @@ def write_idx(path, array, *, compress=None):
         compress = str(path).endswith(".gz")
     if compress:
         data = gzip.compress(data, mtime=0)
-    _atomic_write(path, data)
+    from convnet.io import atomic_write  # the one atomic writer, shared with model files
+
+    with atomic_write(path) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 def payload_sha256(path):
