@@ -72,9 +72,13 @@ class atomic_write:
         if exc_type is not None:
             Path(self.tmp).unlink(missing_ok=True)
             return False
-        with open(self.tmp, "rb+") as f:  # make sure the bytes are on disk before the rename
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
+        try:
+            with open(self.tmp, "rb+") as f:  # the bytes must be on disk before the rename
+                os.fsync(f.fileno())
+            os.replace(self.tmp, self.path)  # atomic: readers see the old file or the new one
+        except BaseException:
+            Path(self.tmp).unlink(missing_ok=True)
+            raise
         return False
 
 
