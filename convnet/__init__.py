@@ -11,12 +11,19 @@ Read the package in this order (each module's docstring says where it sits):
 7. ``layers``       thin classes that hold parameters and call the ops
 8. ``losses``       softmax cross-entropy as a loss object
 9. ``optimizers``   SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
-10. ``model``       ``Sequential``: build, summary, forward, backward
+10. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
+11. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
+12. ``data``        MNIST: IDX files, verified download, the notebook's split
+13. ``io``          saving and loading models as HDF5 (``mnist.h5``)
+
+Beside the path: ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit
+picture to an MNIST-style 28x28 image) and ``cli`` (``python -m convnet``).
 """
 
 __version__ = "0.1.0"
 
 from convnet import gradcheck, initializers, layers, losses, ops, optimizers
+from convnet.io import load_model
 from convnet.layers import (
     Activation,
     AveragePooling2D,
@@ -53,6 +60,7 @@ __all__ = [
     "Tanh",
     "gradcheck",
     "initializers",
+    "load_model",
     "layers",
     "losses",
     "ops",
