@@ -74,6 +74,7 @@ def test_progress_in_a_non_terminal_is_one_line_per_epoch():
         assert "img/s" in line and "val_accuracy: " in line
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_nan_guard_stops_a_diverging_run(capsys):
     x, y = blobs()
     # A linear model and an absurd learning rate: the second step's logits overflow float32.
