@@ -99,7 +99,9 @@ def relu_backward(dout, cache):
     >>> relu_backward(np.array([5., 5., 5.]), np.array([-2., 0., 3.]))
     array([0., 0., 5.])
     """
-    return np.where(cache > 0, dout, 0).astype(dout.dtype, copy=False)
+    # Multiplying by the boolean mask keeps dout's dtype and is several times faster than
+    # np.where on the seed-net's (128, 64, 24, 24) activations.
+    return dout * (cache > 0)
 
 
 # --- LeakyReLU ------------------------------------------------------------------------------
@@ -154,7 +156,8 @@ def leaky_relu_backward(dout, cache):
     array([0.1, 1. ])
     """
     x, alpha = cache
-    return np.where(x > 0, dout, dout * dout.dtype.type(alpha))
+    positive = x > 0
+    return dout * (positive + ~positive * dout.dtype.type(alpha))  # slope 1 or alpha
 
 
 # --- sigmoid --------------------------------------------------------------------------------
