@@ -473,16 +473,18 @@ class Flatten(Layer):
     def output_shape_for(self, input_shape):
         return (math.prod(input_shape),)
 
+    def _naive(self, rank):
+        # The naive reference spells out the (C, H, W) order, so it exists for images only.
+        return self.implementation == "naive" and rank == 4
+
     def _forward(self, x, training):
-        fwd = ops.flatten_forward if x.ndim != 4 else self._op(ops.flatten_forward,
-                                                               ops.flatten_forward_naive)
+        fwd = ops.flatten_forward_naive if self._naive(x.ndim) else ops.flatten_forward
         out, self._cache = fwd(x)
         return out
 
     def _backward(self, dout):
-        bwd = ops.flatten_backward if len(self._cache) != 4 else self._op(
-            ops.flatten_backward, ops.flatten_backward_naive)
-        return bwd(dout, self._cache)
+        naive = self._naive(len(self._cache))
+        return (ops.flatten_backward_naive if naive else ops.flatten_backward)(dout, self._cache)
 
 
 class Dropout(Layer):

@@ -78,6 +78,7 @@ class Sequential:
         self.stop_training = False
         self.stop_reason = None
         self.history = None
+        self.metadata: dict = {}  # filled by load_model from the file's metadata
         for layer in layers or []:
             self.add(layer)
         if self.input_shape is None and self.layers and self.layers[0].input_shape is not None:
