@@ -21,10 +21,10 @@ from __future__ import annotations
 import sys
 
 import numba
-from numba import prange
+from numba import parallel_chunksize, prange
 from numba.core import event
 
-__all__ = ["kernel", "prange", "JIT_ENABLED"]
+__all__ = ["kernel", "prange", "parallel_chunksize", "JIT_ENABLED"]
 
 #: False when ``NUMBA_DISABLE_JIT=1``: kernels then run as plain Python.
 JIT_ENABLED = not numba.config.DISABLE_JIT
@@ -57,12 +57,18 @@ if JIT_ENABLED:
     event.register("numba:compile", _CompileNotice())
 
 
-def kernel(fn=None, *, parallel: bool = False):
+def kernel(fn=None, *, parallel: bool = False, reassociate: bool = False):
     """Compile ``fn`` with Numba in nopython mode, cached on disk.
 
     ``parallel=True`` lets the kernel use :data:`prange` loops, which Numba spreads over the
     CPU's cores. Use it only where the iterations of the ``prange`` loop write to disjoint
     parts of the output.
+
+    ``reassociate=True`` lets the compiler reorder floating-point additions and fuse
+    multiply-adds (LLVM's ``reassoc`` and ``contract`` flags, nothing else of "fast math":
+    NaN and infinity still behave). A sum ``s += a[k] * b[k]`` may then be split into 16
+    partial sums held in one SIMD register, which is what makes :mod:`convnet.gemm` fast.
+    The result differs from the strict left-to-right sum only by rounding.
 
     Examples
     --------
@@ -76,6 +82,7 @@ def kernel(fn=None, *, parallel: bool = False):
 
     def wrap(f):
         _KERNELS.add(f"{f.__module__}.{f.__qualname__}")
-        return numba.njit(cache=True, parallel=parallel, fastmath=False)(f)
+        fastmath = {"reassoc", "contract"} if reassociate else False
+        return numba.njit(cache=True, parallel=parallel, fastmath=fastmath)(f)
 
     return wrap if fn is None else wrap(fn)
