@@ -1,6 +1,6 @@
 """im2col and col2im: turning a convolution into one matrix multiplication.
 
-Reading order: shapes → gradcheck → jit → **4. im2col** → ops → layers → ... Docs chapter:
+Reading order: shapes → gradcheck → jit → gemm → **5. im2col** → ops → layers → ... Docs chapter:
 "im2col and col2im".
 
 A convolution slides an ``F x C x KH x KW`` filter bank over the image and, at each of the
@@ -15,15 +15,18 @@ then all those dot products for image ``n`` are one matrix product::
 
 with ``K = C*KH*KW`` rows (patch entries, ordered c, then i, then j, the same order as
 ``W.reshape``) and ``P = H_out*W_out`` columns (positions, row-major). That product runs in
-an optimised BLAS routine, which is why im2col is fast even though it copies each input
-pixel up to ``KH*KW`` times.
+a register-tiled matrix-multiply kernel (:mod:`convnet.gemm`), which is why im2col is fast
+even though it copies each input pixel up to ``KH*KW`` times.
 
 col2im is the adjoint (the transpose) of im2col: it sends each entry of ``cols`` back to the
 pixel it was copied from, *adding* where patches overlap. That is exactly what the backward
 pass needs: ``dx = col2im(W^T @ dout)``.
 
-Both are Numba kernels. Zero padding is not materialised: positions that fall in the padding
-read as 0 (im2col) or are dropped (col2im).
+Both are Numba kernels, written for one image (``im2col_image``, ``col2im_image``) and run
+over a batch in parallel, one image per thread. The fast convolution calls the one-image
+kernels itself, so that each image's columns are made, used and dropped while they are still
+in the CPU's cache (see :func:`convnet.ops.conv.conv2d_forward`). Zero padding is not
+materialised: positions that fall in the padding read as 0 (im2col) or are dropped (col2im).
 """
 
 from __future__ import annotations
@@ -32,49 +35,88 @@ import numpy as np
 
 from convnet.jit import kernel, prange
 
-__all__ = ["im2col", "col2im"]
+__all__ = ["im2col", "col2im", "im2col_image", "im2row_image", "col2im_image"]
+
+
+@kernel
+def im2col_image(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
+    """Patches of one image ``x`` (C, H, W) into ``cols`` (C*KH*KW, H_out*W_out)."""
+    n_ch, h_in, w_in = x.shape
+    for c in range(n_ch):
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for oh in range(h_out):
+                    h = oh * sh + i - pt
+                    for ow in range(w_out):
+                        w = ow * sw + j - pl
+                        p = oh * w_out + ow
+                        if 0 <= h < h_in and 0 <= w < w_in:
+                            cols[r, p] = x[c, h, w]
+                        else:
+                            cols[r, p] = 0.0
+
+
+@kernel
+def im2row_image(x, kh, kw, sh, sw, pt, pl, h_out, w_out, rows):
+    """The transpose of :func:`im2col_image`: one patch per *row*, ``rows`` (H_out*W_out, K).
+
+    The forward convolution reads each patch along its ``K`` entries (see
+    :mod:`convnet.gemm`), so it wants the patches stored as rows.
+    """
+    n_ch, h_in, w_in = x.shape
+    # One output row at a time: its patches (W_out x K numbers) stay in the L1 cache while
+    # they are filled, and the reads run along rows of x.
+    for oh in range(h_out):
+        for c in range(n_ch):
+            for i in range(kh):
+                h = oh * sh + i - pt
+                for j in range(kw):
+                    r = (c * kh + i) * kw + j
+                    for ow in range(w_out):
+                        w = ow * sw + j - pl
+                        if 0 <= h < h_in and 0 <= w < w_in:
+                            rows[oh * w_out + ow, r] = x[c, h, w]
+                        else:
+                            rows[oh * w_out + ow, r] = 0.0
+
+
+@kernel
+def col2im_image(cols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
+    """Adjoint of :func:`im2col_image`: add ``cols`` (K, P) back into one image ``dx`` (C, H, W).
+
+    Overlapping patches add into the same pixel, so one image is one thread's work.
+    """
+    n_ch, h_in, w_in = dx.shape
+    for c in range(n_ch):
+        for hh in range(h_in):
+            for ww in range(w_in):
+                dx[c, hh, ww] = 0.0
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for oh in range(h_out):
+                    h = oh * sh + i - pt
+                    if h < 0 or h >= h_in:
+                        continue
+                    for ow in range(w_out):
+                        w = ow * sw + j - pl
+                        if 0 <= w < w_in:
+                            dx[c, h, w] += cols[r, oh * w_out + ow]
 
 
 @kernel(parallel=True)
 def _im2col_kernel(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
-    n_img, n_ch, h_in, w_in = x.shape
-    for n in prange(n_img):  # images write disjoint slices of cols
-        for c in range(n_ch):
-            for i in range(kh):
-                for j in range(kw):
-                    r = (c * kh + i) * kw + j
-                    for oh in range(h_out):
-                        h = oh * sh + i - pt
-                        for ow in range(w_out):
-                            w = ow * sw + j - pl
-                            p = oh * w_out + ow
-                            if 0 <= h < h_in and 0 <= w < w_in:
-                                cols[n, r, p] = x[n, c, h, w]
-                            else:
-                                cols[n, r, p] = 0.0
+    for n in prange(x.shape[0]):  # images write disjoint slices of cols
+        im2col_image(x[n], kh, kw, sh, sw, pt, pl, h_out, w_out, cols[n])
 
 
 @kernel(parallel=True)
 def _col2im_kernel(cols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
-    n_img, n_ch, h_in, w_in = dx.shape
     # Parallel over images only: within one image, overlapping patches add into the same
     # pixel, so those additions must happen in one thread.
-    for n in prange(n_img):
-        for c in range(n_ch):
-            for hh in range(h_in):
-                for ww in range(w_in):
-                    dx[n, c, hh, ww] = 0.0
-            for i in range(kh):
-                for j in range(kw):
-                    r = (c * kh + i) * kw + j
-                    for oh in range(h_out):
-                        h = oh * sh + i - pt
-                        if h < 0 or h >= h_in:
-                            continue
-                        for ow in range(w_out):
-                            w = ow * sw + j - pl
-                            if 0 <= w < w_in:
-                                dx[n, c, h, w] += cols[n, r, oh * w_out + ow]
+    for n in prange(dx.shape[0]):
+        col2im_image(cols[n], kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
 
 
 def im2col(x, kernel_hw, stride_hw, pads, out_hw):

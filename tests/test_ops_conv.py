@@ -182,6 +182,17 @@ def test_conv_float32_naive_equals_fast_and_stays_float32():
         assert rel_error(g_n, g_f) <= FLOAT32
 
 
+def test_conv_backward_can_skip_dx_and_the_rest_is_unchanged():
+    x, w, b, rng = _draw_arrays((3, 2, 6, 5), (4, 2, 3, 2), 7)
+    out, cache = conv2d_forward(x, w, b, stride=(2, 1), padding="same")
+    dout = rng.normal(size=out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    no_dx, dw2, db2 = conv2d_backward(dout, cache, need_dx=False)
+    assert no_dx is None and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, dw2)
+    np.testing.assert_array_equal(db, db2)
+
+
 # --- numerical gradient checks ----------------------------------------------------------------
 
 GRAD_CASES = [
