@@ -201,7 +201,7 @@ class Layer:
         out, self._act_cache = act_forward(z)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, *, need_dx: bool = True):
         """Gradient of the loss with respect to the input; fills ``self.grads``.
 
         Parameters
@@ -209,23 +209,30 @@ class Layer:
         dout : ndarray, shape (N, *output_shape)
             Gradient of the loss with respect to this layer's output (or to its logits, if
             the forward pass was run with ``logits=True``).
+        need_dx : bool
+            False when nobody will read ``dx`` (the model's first layer): a layer whose ``dx``
+            costs real work (Conv2D) may then skip it and return None.
 
         Returns
         -------
-        dx : ndarray, shape (N, *input_shape)
+        dx : ndarray, shape (N, *input_shape), or None
         """
         if self._cache is None:
             raise RuntimeError(f"{self.name}: backward() called before forward()")
         if self._act_cache is not None:
             act_backward = ACTIVATIONS[self.activation][self.implementation == "naive"][1]
             dout = act_backward(dout, self._act_cache)
-        return self._backward(dout)
+        return self._backward(dout) if need_dx else self._backward_without_dx(dout)
 
     def _forward(self, x, training):
         raise NotImplementedError
 
     def _backward(self, dout):
         raise NotImplementedError
+
+    def _backward_without_dx(self, dout):
+        """``_backward`` for when ``dx`` will not be read; layers with a cheap ``dx`` keep it."""
+        return self._backward(dout)
 
     def _op(self, fast, naive):
         return naive if self.implementation == "naive" else fast
@@ -308,7 +315,14 @@ class Conv2D(Layer):
 
     def _backward(self, dout):
         bwd = self._op(ops.conv2d_backward, ops.conv2d_backward_naive)
-        dx, dw, db = bwd(dout, self._cache)
+        return self._store_grads(*bwd(dout, self._cache))
+
+    def _backward_without_dx(self, dout):
+        if self.implementation == "naive":  # the loop version always computes dx
+            return self._backward(dout)
+        return self._store_grads(*ops.conv2d_backward(dout, self._cache, need_dx=False))
+
+    def _store_grads(self, dx, dw, db):
         self.grads["kernel"] = dw
         if self.use_bias:
             self.grads["bias"] = db

@@ -207,10 +207,15 @@ class Sequential:
             out = layer.forward(out, training=training, logits=logits and i == last)
         return out
 
-    def backward(self, dout):
-        """Run every layer's backward pass in reverse order; returns dL/dx of the input."""
+    def backward(self, dout, *, need_dx: bool = True):
+        """Run every layer's backward pass in reverse order; returns dL/dx of the input.
+
+        ``need_dx=False`` (what training uses) lets the first layer skip that last gradient,
+        which nothing reads, and returns None.
+        """
+        first = self.layers[0]
         for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+            dout = layer.backward(dout, need_dx=need_dx or layer is not first)
         return dout
 
     # -- training -----------------------------------------------------------------------------
@@ -275,7 +280,7 @@ class Sequential:
         self._check_pair(x, y)
         z = self.forward(x, training=True, logits=True)
         loss, cache = self.loss.forward(z, y)
-        self.backward(self.loss.backward(cache))
+        self.backward(self.loss.backward(cache), need_dx=False)
         return loss, z
 
     def train_on_batch(self, x, y):

@@ -187,3 +187,23 @@ def test_lazy_build_from_first_batch():
 def test_layer_chain_mismatch_is_reported():
     with pytest.raises(ValueError, match=r"dense \(Dense\).*\(2, 6, 6\).*Flatten"):
         Sequential([L.Conv2D(2, 3), L.Dense(4)], input_shape=(1, 8, 8))
+
+
+def test_training_skips_the_first_layers_dx_without_changing_any_gradient():
+    # loss_and_gradients runs backward with need_dx=False: the first Conv2D then skips its
+    # dx (nothing reads it). Every parameter gradient must be what the full backward gives.
+    model = Sequential(
+        [L.Conv2D(3, 3, activation="relu"), L.Flatten(), L.Dense(4, activation="softmax")],
+        input_shape=(2, 6, 6), seed=3, dtype="float64",
+    )  # fmt: skip
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(5, 2, 6, 6)), np.eye(4)[rng.integers(0, 4, 5)]
+    model.loss_and_gradients(x, y)
+    skipped = {k: v.copy() for k, v in model.gradients().items()}
+    z = model.forward(x, training=True, logits=True)
+    dx = model.backward(model.loss.backward(model.loss.forward(z, y)[1]))
+    assert dx.shape == x.shape
+    for name, grad in model.gradients().items():
+        np.testing.assert_array_equal(grad, skipped[name], err_msg=name)
+    assert model.layers[0].backward(np.ones((5, 3, 4, 4)), need_dx=False) is None
