@@ -205,19 +205,20 @@ def _maxpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out, argmax):
     h_out, w_out = out.shape[2], out.shape[3]
     for nc in prange(n_img * n_ch):
         n, c = nc // n_ch, nc % n_ch
+        xp, op, ap = x[n, c], out[n, c], argmax[n, c]  # this plane only
         for oh in range(h_out):
             h0 = max(oh * sh - pt, 0)
             h1 = min(oh * sh - pt + ph, h_in)
             for ow in range(w_out):
                 w0 = max(ow * sw - pl, 0)
                 w1 = min(ow * sw - pl + pw, w_in)
-                best, best_at = x[n, c, h0, w0], h0 * w_in + w0
+                best, best_at = xp[h0, w0], h0 * w_in + w0
                 for h in range(h0, h1):
                     for w in range(w0, w1):
-                        if x[n, c, h, w] > best:  # strict: the first maximum wins ties
-                            best, best_at = x[n, c, h, w], h * w_in + w
-                out[n, c, oh, ow] = best
-                argmax[n, c, oh, ow] = best_at
+                        if xp[h, w] > best:  # strict: the first maximum wins ties
+                            best, best_at = xp[h, w], h * w_in + w
+                op[oh, ow] = best
+                ap[oh, ow] = best_at
 
 
 @kernel(parallel=True)
@@ -226,11 +227,12 @@ def _maxpool_bwd_kernel(dout, argmax, dx):
     w_in = dx.shape[3]
     for nc in prange(n_img * n_ch):
         n, c = nc // n_ch, nc % n_ch
-        dx[n, c, :, :] = 0.0
+        dop, ap, dxp = dout[n, c], argmax[n, c], dx[n, c]  # this plane only
+        dxp[:, :] = 0.0
         for oh in range(h_out):
             for ow in range(w_out):
-                at = argmax[n, c, oh, ow]
-                dx[n, c, at // w_in, at % w_in] += dout[n, c, oh, ow]
+                at = ap[oh, ow]
+                dxp[at // w_in, at % w_in] += dop[oh, ow]
 
 
 @kernel(parallel=True)
@@ -239,6 +241,7 @@ def _avgpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out):
     h_out, w_out = out.shape[2], out.shape[3]
     for nc in prange(n_img * n_ch):
         n, c = nc // n_ch, nc % n_ch
+        xp, op = x[n, c], out[n, c]
         for oh in range(h_out):
             h0 = max(oh * sh - pt, 0)
             h1 = min(oh * sh - pt + ph, h_in)
@@ -248,8 +251,8 @@ def _avgpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out):
                 total = 0.0
                 for h in range(h0, h1):
                     for w in range(w0, w1):
-                        total += x[n, c, h, w]
-                out[n, c, oh, ow] = total / ((h1 - h0) * (w1 - w0))
+                        total += xp[h, w]
+                op[oh, ow] = total / ((h1 - h0) * (w1 - w0))
 
 
 @kernel(parallel=True)
@@ -258,17 +261,18 @@ def _avgpool_bwd_kernel(dout, ph, pw, sh, sw, pt, pl, dx):
     h_out, w_out = dout.shape[2], dout.shape[3]
     for nc in prange(n_img * n_ch):
         n, c = nc // n_ch, nc % n_ch
-        dx[n, c, :, :] = 0.0
+        dop, dxp = dout[n, c], dx[n, c]
+        dxp[:, :] = 0.0
         for oh in range(h_out):
             h0 = max(oh * sh - pt, 0)
             h1 = min(oh * sh - pt + ph, h_in)
             for ow in range(w_out):
                 w0 = max(ow * sw - pl, 0)
                 w1 = min(ow * sw - pl + pw, w_in)
-                share = dout[n, c, oh, ow] / ((h1 - h0) * (w1 - w0))
+                share = dop[oh, ow] / ((h1 - h0) * (w1 - w0))
                 for h in range(h0, h1):
                     for w in range(w0, w1):
-                        dx[n, c, h, w] += share
+                        dxp[h, w] += share
 
 
 def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
