@@ -1,0 +1,254 @@
+"""How fast does the seed-net train and predict? Optionally beside PyTorch, in the same process.
+
+Measures, on random data shaped like MNIST (speed does not depend on the pixel values):
+
+- training images/s: forward + backward + Adam step, float32, batch 128 by default;
+- inference images/s: ``predict`` on batches of 1000;
+- single-image ``predict`` latency after warm-up (median);
+- forward and backward time of every layer, and of the loss and the optimizer step;
+- peak resident memory of this process;
+- the BLAS library, its core type and thread count, and Numba's thread count.
+
+``--compare-torch`` builds the same net in PyTorch (when it is importable), with the same
+batch and thread count, and prints convnet/PyTorch ratios. Results go to stdout as a Markdown
+table and, with ``--json FILE``, as JSON.
+
+Usage::
+
+    python benchmarks/bench_train.py                      # convnet alone
+    python benchmarks/bench_train.py --compare-torch      # and PyTorch, with ratios
+    python benchmarks/bench_train.py --steps 2 --repeats 1 --batch-size 8   # a smoke run
+
+Times are the median of ``--repeats`` runs of ``--steps`` steps each, after warm-up steps
+(which also compile the Numba kernels on a first run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import convnet
+from convnet.cli import machine_description, seed_net
+
+
+def blas_info() -> dict:
+    """BLAS library, core type and threads as NumPy's threadpool reports them, plus Numba's."""
+    import numba
+    from threadpoolctl import threadpool_info
+
+    info = {"numba_threads": numba.get_num_threads(),
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "(unset)")}  # fmt: skip
+    for pool in threadpool_info():
+        if pool.get("user_api") == "blas":
+            info.update(blas=f"{pool.get('internal_api')} {pool.get('version')}",
+                        blas_architecture=pool.get("architecture"),
+                        blas_threads=pool.get("num_threads"))  # fmt: skip
+            break
+    return info
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, steps: int, repeats: int) -> float:
+    """Median over ``repeats`` of the seconds per call; each repeat calls ``fn`` ``steps`` times."""
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        runs.append((time.perf_counter() - start) / steps)
+    return statistics.median(runs)
+
+
+def fake_mnist(n: int, rng: np.random.Generator):
+    x = rng.random((n, 1, 28, 28), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, n)]
+    return x, y
+
+
+# -- convnet ------------------------------------------------------------------------------------
+
+
+def bench_convnet(args) -> dict:
+    rng = np.random.default_rng(0)
+    model = seed_net(seed=0)
+    model.compile(optimizer=convnet.optimizers.Adam(learning_rate=1e-3),
+                  loss="categorical_crossentropy")  # fmt: skip
+    x, y = fake_mnist(args.batch_size, rng)
+    step = lambda: model.train_on_batch(x, y)  # noqa: E731
+    for _ in range(args.warmup):
+        step()
+    train_s = timed(step, args.steps, args.repeats)
+
+    # Per layer: the same passes the model makes, one layer at a time.
+    layers = {}
+    out = x
+    for layer in model.layers:
+        last = layer is model.layers[-1]
+        fwd = lambda layer=layer, out=out, last=last: layer.forward(  # noqa: E731
+            out, training=True, logits=last)
+        layers[layer.name] = {"forward_ms": 1e3 * timed(fwd, args.steps, args.repeats)}
+        out = fwd()
+    loss_value, cache = model.loss.forward(out, y)
+    dout = model.loss.backward(cache)
+    for layer in reversed(model.layers):
+        # backward overwrites the gradients and reads only the cache, so it can be repeated
+        bwd = lambda layer=layer, dout=dout: layer.backward(dout)  # noqa: E731
+        layers[layer.name]["backward_ms"] = 1e3 * timed(bwd, args.steps, args.repeats)
+        dout = bwd()
+    params, grads = model.parameters(), model.gradients()
+    opt_s = timed(lambda: model.optimizer.step(params, grads), args.steps, args.repeats)
+
+    xi, _ = fake_mnist(args.infer_batch, rng)
+    model.predict(xi, batch_size=args.infer_batch)
+    infer_s = timed(lambda: model.predict(xi, batch_size=args.infer_batch), 1, args.repeats)
+    one = xi[:1]
+    for _ in range(20):
+        model.predict(one)
+    latencies = []
+    for _ in range(args.latency_calls):
+        start = time.perf_counter()
+        model.predict(one)
+        latencies.append(time.perf_counter() - start)
+    return {
+        "train_images_per_s": args.batch_size / train_s,
+        "train_step_ms": 1e3 * train_s,
+        "infer_images_per_s": args.infer_batch / infer_s,
+        "latency_ms": 1e3 * statistics.median(latencies),
+        "layers": layers,
+        "optimizer_step_ms": 1e3 * opt_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# -- PyTorch, the same net ----------------------------------------------------------------------
+
+
+def bench_torch(args) -> dict:
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout(0.25), nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(128, 10),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    x_np, y_np = fake_mnist(args.batch_size, rng)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.argmax(1))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+
+    net.train()
+    for _ in range(args.warmup):
+        step()
+    train_s = timed(step, args.steps, args.repeats)
+    net.eval()
+    xi = torch.from_numpy(fake_mnist(args.infer_batch, rng)[0])
+    with torch.inference_mode():
+        net(xi)
+        infer_s = timed(lambda: net(xi), 1, args.repeats)
+        one = xi[:1]
+        for _ in range(20):
+            net(one)
+        latencies = []
+        for _ in range(args.latency_calls):
+            start = time.perf_counter()
+            torch.softmax(net(one), dim=1).numpy()
+            latencies.append(time.perf_counter() - start)
+    return {
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "train_images_per_s": args.batch_size / train_s,
+        "train_step_ms": 1e3 * train_s,
+        "infer_images_per_s": args.infer_batch / infer_s,
+        "latency_ms": 1e3 * statistics.median(latencies),
+    }
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def markdown(result: dict) -> str:
+    c, t = result["convnet"], result.get("torch")
+    lines = [f"Machine: {result['machine']}", "",
+             "| | convnet | PyTorch | convnet / PyTorch |", "|---|---:|---:|---:|"]  # fmt: skip
+    rows = [("training, images/s", "train_images_per_s", "{:,.0f}", False),
+            ("training step, ms", "train_step_ms", "{:.1f}", True),
+            (f"inference (batch {result['settings']['infer_batch']}), images/s",
+             "infer_images_per_s", "{:,.0f}", False),
+            ("single-image predict, ms", "latency_ms", "{:.3f}", True)]  # fmt: skip
+    for label, key, fmt, lower_is_better in rows:
+        theirs = fmt.format(t[key]) if t else "–"
+        ratio = "–"
+        if t:
+            r = t[key] / c[key] if lower_is_better else c[key] / t[key]
+            ratio = f"{r:.2f}× {'faster' if r >= 1 else 'slower'}"
+        lines.append(f"| {label} | {fmt.format(c[key])} | {theirs} | {ratio} |")
+    lines += ["", f"Peak resident memory (convnet run): {c['peak_rss_mb']:.0f} MB", "",
+              "| layer | forward, ms | backward, ms |", "|---|---:|---:|"]  # fmt: skip
+    for name, ms in c["layers"].items():
+        lines.append(f"| {name} | {ms['forward_ms']:.2f} | {ms['backward_ms']:.2f} |")
+    lines.append(f"| Adam step | {c['optimizer_step_ms']:.2f} | |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--infer-batch", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for Numba, BLAS and PyTorch (default: all cores)")
+    parser.add_argument("--compare-torch", action="store_true")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        result = {
+            "machine": machine_description(),
+            "settings": {k: v for k, v in vars(args).items() if k != "json"},
+            "blas": blas_info(),
+            "convnet": bench_convnet(args),
+        }
+    if args.compare_torch:
+        try:
+            result["torch"] = bench_torch(args)
+        except ImportError:
+            print("PyTorch is not importable; --compare-torch skipped", file=sys.stderr)
+    print(markdown(result))
+    print("\nBLAS: " + ", ".join(f"{k}={v}" for k, v in result["blas"].items()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

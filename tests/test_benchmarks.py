@@ -1,0 +1,65 @@
+"""The benchmark scripts keep working (benchmarks/). They are run tiny; no timing is asserted,
+only that every number they report is there and is a positive, finite number."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _positive(value):
+    return isinstance(value, float | int) and math.isfinite(value) and value > 0
+
+
+def test_bench_ops_reports_every_op_naive_and_fast(tmp_path, capsys):
+    bench = _load("bench_ops")
+    out = tmp_path / "ops.json"
+    assert bench.main(["--batch", "3", "--naive-batch", "1", "--repeats", "1",
+                       "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert [row["op"] for row in result["ops"]] == [case[0] for case in bench.CASES]
+    for row in result["ops"]:
+        for key in ("naive_forward_us", "fast_forward_us", "naive_backward_us",
+                    "fast_backward_us"):  # fmt: skip
+            assert _positive(row[key]), (row["op"], key, row[key])
+    assert "| conv2d 32→64" in capsys.readouterr().out
+
+
+def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_path, capsys):
+    bench = _load("bench_train")
+    out = tmp_path / "train.json"
+    argv = ["--batch-size", "4", "--infer-batch", "8", "--steps", "1", "--repeats", "1",
+            "--warmup", "1", "--latency-calls", "3", "--threads", "1", "--json", str(out)]
+    torch_importable = importlib.util.find_spec("torch") is not None
+    if torch_importable:
+        argv.append("--compare-torch")
+    assert bench.main(argv) == 0
+    result = json.loads(out.read_text())
+    ours = result["convnet"]
+    for key in ("train_images_per_s", "train_step_ms", "infer_images_per_s", "latency_ms",
+                "optimizer_step_ms", "peak_rss_mb"):  # fmt: skip
+        assert _positive(ours[key]), (key, ours[key])
+    assert list(ours["layers"]) == ["conv2d", "conv2d_1", "max_pooling2d", "dropout", "flatten",
+                                    "dense", "dropout_1", "dense_1"]  # fmt: skip
+    assert all(_positive(ms["forward_ms"]) for ms in ours["layers"].values())
+    assert result["blas"]["numba_threads"] == 1
+    if torch_importable:
+        assert _positive(result["torch"]["train_images_per_s"])
+    text = capsys.readouterr().out
+    assert "training, images/s" in text and "BLAS:" in text
+
+
+@pytest.mark.parametrize("script", ["bench_ops", "bench_train"])
+def test_benchmarks_say_how_to_run_them(script):
+    assert "Usage::" in _load(script).__doc__
