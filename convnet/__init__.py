@@ -5,16 +5,17 @@ Read the package in this order (each module's docstring says where it sits):
 1. ``shapes``       output-size arithmetic shared by every sliding-window op
 2. ``gradcheck``    numerical gradients, to prove each backward pass right
 3. ``jit``          the one place Numba is imported
-4. ``im2col``       patches to columns and back: convolution as matrix multiplication
-5. ``ops``          conv, pool, dense, activations, dropout, softmax: naive and fast pairs
-6. ``initializers`` He and Glorot, from a seeded Generator
-7. ``layers``       thin classes that hold parameters and call the ops
-8. ``losses``       softmax cross-entropy as a loss object
-9. ``optimizers``   SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
-10. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
-11. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
-12. ``data``        MNIST: IDX files, verified download, the notebook's split
-13. ``io``          saving and loading models as HDF5 (``mnist.h5``)
+4. ``gemm``         matrix multiplication in 4x4 register tiles, the way BLAS does it
+5. ``im2col``       patches to columns and back: convolution as matrix multiplication
+6. ``ops``          conv, pool, dense, activations, dropout, softmax: naive and fast pairs
+7. ``initializers`` He and Glorot, from a seeded Generator
+8. ``layers``       thin classes that hold parameters and call the ops
+9. ``losses``       softmax cross-entropy as a loss object
+10. ``optimizers``  SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
+11. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
+12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
+13. ``data``        MNIST: IDX files, verified download, the notebook's split
+14. ``io``          saving and loading models as HDF5 (``mnist.h5``)
 
 Beside the path: ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit
 picture to an MNIST-style 28x28 image) and ``cli`` (``python -m convnet``).

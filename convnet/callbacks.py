@@ -1,6 +1,6 @@
 """Callbacks: code that runs at fixed points of ``Sequential.fit``.
 
-Reading order: ... → model → **11. callbacks** → data → file I/O. Docs chapter: "Training".
+Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "Training".
 
 ``fit`` calls the hooks of every callback, in the order the callbacks were given (the
 History, which ``fit`` always adds, runs first; the progress display last)::

@@ -1,6 +1,6 @@
 """Weight initialisers: Glorot and He, drawn from a seeded Generator.
 
-Reading order: ... → ops → **6. initializers** → layers → ... Docs chapter: "Layers and
+Reading order: ... → ops → **7. initializers** → layers → ... Docs chapter: "Layers and
 initialisation".
 
 Every initialiser has the signature ``name(shape, rng, dtype=np.float32) -> ndarray`` and draws

@@ -1,6 +1,6 @@
 """The one module that imports Numba.
 
-Reading order: shapes → gradcheck → **3. jit** → im2col → ops → layers → ... Docs chapter:
+Reading order: shapes → gradcheck → **3. jit** → gemm → im2col → ops → layers → ... Docs chapter:
 "Numba".
 
 Every fast kernel in convnet is a plain Python function over arrays and ints, decorated with

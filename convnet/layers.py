@@ -1,6 +1,6 @@
 """Layers: thin classes that hold parameters and call the op pairs.
 
-Reading order: ... → ops → initializers → **7. layers** → losses → optimizers → model → ...
+Reading order: ... → ops → initializers → **8. layers** → losses → optimizers → model → ...
 Docs chapter: "How a CNN learns" (the layer contract) and the chapter of each op.
 
 A layer knows its input and output shapes, owns its parameters (``self.params``, a dict

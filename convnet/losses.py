@@ -1,6 +1,6 @@
 """Loss objects: categorical cross-entropy, fused with the model's final softmax.
 
-Reading order: ... → layers → **8. losses** → optimizers → model → ... Docs chapter:
+Reading order: ... → layers → **9. losses** → optimizers → model → ... Docs chapter:
 "Softmax and cross-entropy".
 
 Keras models end in ``Dense(10, activation='softmax')`` and are compiled with

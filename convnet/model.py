@@ -1,6 +1,6 @@
 """The model: ``Sequential``, a stack of layers with Keras's familiar interface.
 
-Reading order: ... → losses → optimizers → **10. model** → callbacks → data → file I/O.
+Reading order: ... → losses → optimizers → **11. model** → callbacks → data → file I/O.
 Docs chapter: "How a CNN learns".
 
 One training step is the whole story of the package in five lines (see

@@ -1,6 +1,6 @@
 """Optimizers: the only code that changes a parameter.
 
-Reading order: ... → losses → **9. optimizers** → model → ... Docs chapter: "Optimizers".
+Reading order: ... → losses → **10. optimizers** → model → ... Docs chapter: "Optimizers".
 
 After a backward pass every layer holds the gradient of the loss with respect to each of its
 parameters. An optimizer turns the gradients into an update::

@@ -1,6 +1,6 @@
 """Shape arithmetic: how big is the output of a convolution or a pooling window?
 
-Reading order: **1. shapes** → gradcheck → jit → im2col → ops → layers → losses →
+Reading order: **1. shapes** → gradcheck → jit → gemm → im2col → ops → layers → losses →
 optimizers → model → callbacks → data → file I/O. Docs chapter: "Convolution" (output size).
 
 Every sliding-window op in convnet (convolution, max and average pooling) shares the same

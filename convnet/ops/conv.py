@@ -1,6 +1,6 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), forward and backward.
 
-Reading order: ... → im2col → **5. ops: conv** → pool → dense → activations → dropout →
+Reading order: ... → im2col → **6. ops: conv** → pool → dense → activations → dropout →
 softmax → layers → ... Docs chapter: "Convolution".
 
 Forward, for image ``n``, filter ``f`` and output position ``(oh, ow)`` (eq. conv-fwd)::

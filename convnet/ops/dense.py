@@ -1,6 +1,6 @@
 """Dense (fully connected) layer and Flatten, forward and backward.
 
-Reading order: ... → pool → **7. ops: dense** → activations → ... Docs chapter: "Dense".
+Reading order: ... → pool → **6. ops: dense** → activations → ... Docs chapter: "Dense".
 
 Dense (eq. dense-fwd / dense-bwd), for a batch ``x`` of shape (N, D_in)::
 
