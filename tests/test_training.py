@@ -127,14 +127,6 @@ def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no leftovers
 
 
-def test_load_model_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train_mnist.py"):
-        load_model(tmp_path / "missing.h5")
-    (tmp_path / "junk.h5").write_bytes(b"not an hdf5 file")
-    with pytest.raises(ValueError, match="not a readable HDF5 file"):
-        load_model(tmp_path / "junk.h5")
-
-
 # --- real MNIST (CONVNET_DATA_DIR) ------------------------------------------------------------
 
 needs_mnist = pytest.mark.skipif(
