@@ -169,13 +169,14 @@ def model_config(model) -> dict:
     >>> config = model_config(model)["config"]
     >>> [(entry["class_name"], entry["config"]["name"]) for entry in config["layers"]]
     [('InputLayer', 'input_layer'), ('Flatten', 'flatten'), ('Dense', 'dense')]
-    >>> config["layers"][0]["config"]["batch_shape"]
+    >>> config["layers"][0]["config"]["batch_input_shape"]
     [None, 28, 28, 1]
     """
     dtype = str(model.dtype)
     batch_shape = [None, *keras_input_shape(model.input_shape)]
+    # Keras 3 writes "batch_shape"; "batch_input_shape", tf.keras 2's name, is read by both.
     entries = [{"class_name": "InputLayer", "config": {
-        "batch_shape": batch_shape, "dtype": dtype, "sparse": False, "ragged": False,
+        "batch_input_shape": batch_shape, "dtype": dtype, "sparse": False, "ragged": False,
         "name": "input_layer"}}]  # fmt: skip
     for layer in model.layers:
         entries += _keras_layer(layer, dtype)

@@ -135,7 +135,7 @@ def test_seed_net_file_has_keras3s_layout(tmp_path):
         config = json.loads(f.attrs["model_config"])
         entries = config["config"]["layers"]
         assert entries[0]["class_name"] == "InputLayer"
-        assert entries[0]["config"]["batch_shape"] == [None, 28, 28, 1]
+        assert entries[0]["config"]["batch_input_shape"] == [None, 28, 28, 1]
         assert [e["config"]["name"] for e in entries[1:]] == KERAS3_LAYER_NAMES
         weights = f["model_weights"]
         assert list(weights.attrs["layer_names"]) == KERAS3_LAYER_NAMES
