@@ -410,3 +410,81 @@ def test_unsupported_training_options_are_named(saved):
         load_model(path)
     x = inputs(model)
     np.testing.assert_array_equal(load_model(path, compile=False).predict(x), model.predict(x))
+
+
+# --- atomic saves: killing the writer leaves the previous file ---------------------------------
+
+SAVER = """
+import os, signal, sys
+import numpy as np
+from convnet import io
+from convnet.io import load_model
+
+path, hook = sys.argv[1], sys.argv[2]
+model = load_model(path)
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if hook == "mid-write":  # after the first weight array is in the temporary file
+    write = io._create_array
+    def _create_array(*args):
+        write(*args)
+        die()
+    io._create_array = _create_array
+elif hook == "before-rename":  # everything written and fsync'ed, not yet renamed
+    os.replace = die
+version = 0
+while True:
+    version += 1
+    model.layers[0].params["kernel"] += 1.0
+    model.save(path, metadata={"version": version})
+    print(version, flush=True)
+"""
+
+
+def start_saver(path, hook):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-c", SAVER, str(path), hook],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("hook", ["mid-write", "before-rename"])
+def test_a_save_killed_midway_leaves_the_previous_file(tmp_path, hook):
+    model = trained(every_layer_net())
+    path = tmp_path / "mnist.h5"
+    model.save(path, metadata={"version": 0})
+    before = path.read_bytes()
+    saver = start_saver(path, hook)
+    assert saver.wait(timeout=120) == -9 and saver.stdout.read() == ""  # killed in its first save
+    assert path.read_bytes() == before
+    loaded = load_model(path)
+    assert loaded.metadata == {"version": 0}
+    x = inputs(model)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert len(list(tmp_path.glob(".mnist.h5.*.tmp"))) == 1  # the orphan a kill must leave
+
+
+def test_killed_at_a_random_moment_the_file_is_whole(tmp_path):
+    import signal
+    import time
+
+    model = trained(seed_net(seed=0))  # 14 MB with Adam's state: a save takes a while
+    path = tmp_path / "mnist.h5"
+    model.save(path, metadata={"version": 0})
+    saver = start_saver(path, "none")
+    for _ in range(3):  # let a few saves complete
+        last = int(saver.stdout.readline())
+    time.sleep(np.random.default_rng().uniform(0.0, 0.2))
+    saver.send_signal(signal.SIGKILL)
+    saver.wait(timeout=60)
+    last = max([last, *map(int, saver.stdout.read().split())])
+    loaded = load_model(path)  # whole, and the last or the one after it
+    version = loaded.metadata["version"]
+    assert version in (last, last + 1), (version, last)
+    expected = model.layers[0].params["kernel"].copy()
+    for _ in range(version):  # as the saver did it, rounding included
+        expected += 1.0
+    np.testing.assert_array_equal(loaded.layers[0].params["kernel"], expected)
