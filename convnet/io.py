@@ -529,6 +529,10 @@ def _read_optimizer_state(f, model: Sequential, opt, path) -> dict | None:
 def _read_model(path, *, compile: bool):
     """The model of a file, and the file's ``convnet_resume`` record (or None)."""
     with _open(path) as f:
+        if "convnet_format" in f.attrs:
+            raise ValueError(f"{path} is in convnet's earlier layout of its own (convnet-h5 "
+                             "version 1), which Keras's layout has replaced; train the model "
+                             "again to write it in the new layout")  # fmt: skip
         if "model_config" not in f.attrs:
             hint = "it has no model_config attribute"
             if "layer_names" in f.attrs:

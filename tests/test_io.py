@@ -276,6 +276,11 @@ def test_missing_junk_and_non_keras_files(tmp_path):
         load_model(tmp_path / "other.h5")
     with pytest.raises(ValueError, match="not a Keras model or weights file"):
         load_weights(every_layer_net(), tmp_path / "other.h5")
+    with h5py.File(tmp_path / "v1.h5", "w") as f:  # convnet's own layout before this one
+        f.attrs["convnet_format"] = "convnet-h5"
+        f.attrs["model_config"] = json.dumps({"name": "sequential", "layers": []})
+    with pytest.raises(ValueError, match="earlier layout of its own"):
+        load_model(tmp_path / "v1.h5")
 
 
 @pytest.mark.parametrize("fraction", [0.05, 0.3, 0.6, 0.9, 0.999])
