@@ -15,7 +15,8 @@ Read the package in this order (each module's docstring says where it sits):
 11. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
 12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
 13. ``data``        MNIST: IDX files, verified download, the notebook's split
-14. ``io``          saving and loading models as HDF5 (``mnist.h5``)
+14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
+    ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
 
 Beside the path: ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit
 picture to an MNIST-style 28x28 image) and ``cli`` (``python -m convnet``).

@@ -34,6 +34,7 @@ __all__ = [
     "Callback",
     "History",
     "ModelCheckpoint",
+    "TrainingCheckpoint",
     "EarlyStopping",
     "LearningRateScheduler",
     "TerminateOnNaN",
@@ -144,6 +145,56 @@ class ModelCheckpoint(Callback):
                       f"{current:.5f}, saving the model to {path}")  # fmt: skip
             self.best, self.best_epoch = current, epoch
             self.model.save(path)
+
+
+class TrainingCheckpoint(Callback):
+    """Save everything needed to resume training, at the end of every epoch.
+
+    The file (:func:`convnet.io.save_checkpoint`) is a full model file plus the optimizer's
+    state, the number of epochs completed, the history so far, ``settings`` and the state of
+    each dropout layer's random generator. To go on after an interruption::
+
+        ckpt = convnet.io.load_checkpoint(path)
+        ckpt.model.fit(x, y, epochs=12, initial_epoch=ckpt.epoch, seed=<the same seed>,
+                       callbacks=[TrainingCheckpoint(path, history=ckpt.history)])
+
+    With the same data, batch size and fit seed, the resumed run is the uninterrupted one,
+    bit for bit. An epoch whose loss is not finite is not saved: the file keeps the last
+    good epoch.
+
+    Parameters
+    ----------
+    filepath : str or Path
+    history : dict, optional
+        Logs of the epochs trained before (when resuming); this run's are appended to them.
+    settings : dict, optional
+        JSON-serialisable; stored as it is (``python -m convnet train`` keeps its options).
+
+    Attributes
+    ----------
+    history : dict
+        The whole run's logs, earlier epochs included.
+    """
+
+    def __init__(self, filepath, *, history=None, settings=None):
+        self.filepath = filepath
+        self._history = History()
+        self._history.history = {key: list(values) for key, values in (history or {}).items()}
+        self.settings = dict(settings or {})
+
+    @property
+    def history(self) -> dict:
+        return self._history.history
+
+    def on_epoch_end(self, epoch, logs=None):
+        from convnet.io import save_checkpoint
+
+        logs = logs or {}
+        if not math.isfinite(logs.get("loss", 0.0)):
+            return
+        self._history.on_epoch_end(epoch, logs)
+        save_checkpoint(self.model, self.filepath, epoch=epoch + 1, history=self.history,
+                        settings=self.settings)  # fmt: skip
 
 
 class EarlyStopping(Callback):

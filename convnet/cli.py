@@ -56,38 +56,94 @@ def machine_description() -> str:
             f"{np.__version__}" + (f", OPENBLAS_CORETYPE={blas}" if blas else ""))  # fmt: skip
 
 
+#: The options of ``train`` that define a run, with their defaults. A resumed run keeps the
+#: values stored in its checkpoint; only ``epochs`` (the total to reach) may change.
+RUN_DEFAULTS = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "seed": 0,
+                "limit": None}  # fmt: skip
+
+
+def run_settings(args, stored=None) -> dict:
+    """The run's options: the command line's (or the defaults) for a new run; for a resumed
+    run, those ``stored`` in the checkpoint, which an option given again must not contradict.
+
+    Examples
+    --------
+    >>> from argparse import Namespace
+    >>> given = Namespace(epochs=None, batch_size=64, lr=None, optimizer=None, seed=None,
+    ...                   limit=None)
+    >>> run_settings(given)["batch_size"], run_settings(given)["lr"]
+    (64, 0.001)
+    >>> run_settings(given, stored={"batch_size": 128})
+    Traceback (most recent call last):
+    ...
+    ValueError: the checkpoint's run used --batch-size 128; resume without --batch-size 64, or start a new run in another --out folder
+    """  # noqa: E501
+    settings = {}
+    for key, default in RUN_DEFAULTS.items():
+        given = getattr(args, key)
+        if stored is None:
+            settings[key] = default if given is None else given
+            continue
+        recorded = stored.get(key, default)
+        option = "--" + key.replace("_", "-")
+        if given is not None and given != recorded and key != "epochs":
+            raise ValueError(f"the checkpoint's run used {option} {recorded}; resume without "
+                             f"{option} {given}, or start a new run in another --out folder")
+        settings[key] = recorded if given is None else given
+    return settings
+
+
 def train(args) -> int:
     from convnet import data, plots
+    from convnet.io import load_checkpoint
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    checkpoint_path = out / "checkpoint.h5"  # rewritten after every epoch
+    if args.resume and not checkpoint_path.exists():
+        raise FileNotFoundError(f"no {checkpoint_path} to resume; run without --resume to start "
+                                "training, or give the --out folder of the interrupted run")
+    checkpoint = load_checkpoint(checkpoint_path) if args.resume else None
+    settings = run_settings(args, checkpoint.settings if checkpoint else None)
 
     # 1. Data: the notebook's stratified 48,000 / 12,000 split; the test set waits until the end.
     mnist = data.load_mnist_split(args.data_dir)
     x_train, y_train = mnist.x_train, mnist.y_train
-    if args.limit:
-        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+    if settings["limit"]:
+        x_train, y_train = x_train[: settings["limit"]], y_train[: settings["limit"]]
     print(f"MNIST: {len(x_train):,} training, {len(mnist.x_val):,} validation, "
           f"{len(mnist.x_test):,} test images")  # fmt: skip
 
-    # 2. Model.
-    model = seed_net(seed=args.seed)
-    model.compile(optimizer=optimizers.get(args.optimizer, learning_rate=args.lr),
-                  loss="sparse_categorical_crossentropy")  # fmt: skip
+    # 2. Model: a new one, or the interrupted one with its optimizer state and dropout
+    #    generators, to continue after its last complete epoch.
+    if checkpoint is None:
+        if checkpoint_path.exists():
+            print(f"Starting a new run: {checkpoint_path} of an earlier run will be replaced "
+                  "(--resume continues it instead)")  # fmt: skip
+        model = seed_net(seed=settings["seed"])
+        model.compile(optimizer=optimizers.get(settings["optimizer"], learning_rate=settings["lr"]),
+                      loss="sparse_categorical_crossentropy")  # fmt: skip
+        initial_epoch, earlier = 0, {}
+    else:
+        model, initial_epoch, earlier = checkpoint.model, checkpoint.epoch, checkpoint.history
+        print(f"Resuming {checkpoint_path} after epoch {initial_epoch} of {settings['epochs']}")
     model.summary()
 
-    # 3. Training.
+    # 3. Training, with a checkpoint after every epoch.
+    saver = callbacks.TrainingCheckpoint(checkpoint_path, history=earlier, settings=settings)
     history = model.fit(
-        x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-        validation_data=(mnist.x_val, mnist.y_val), seed=args.seed,
-        callbacks=[callbacks.TerminateOnNaN()], verbose=args.verbose,
+        x_train, y_train, epochs=settings["epochs"], initial_epoch=initial_epoch,
+        batch_size=settings["batch_size"], validation_data=(mnist.x_val, mnist.y_val),
+        seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver],
+        verbose=args.verbose,
     )  # fmt: skip
     train_seconds = time.perf_counter() - started
     if model.stop_reason:
         print(f"Training stopped: {model.stop_reason}")
         if not np.isfinite(history.history["loss"][-1]):
             return 1
+    history = saver.history  # the whole run's, earlier epochs included
 
     # 4. The one and only look at the test set.
     test_loss, test_acc = model.evaluate(mnist.x_test, mnist.y_test)
@@ -99,18 +155,20 @@ def train(args) -> int:
         "test_loss": test_loss, "test_accuracy": test_acc,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "train_seconds": round(train_seconds, 1),
-        "epochs": len(history.history["loss"]), "batch_size": args.batch_size,
-        "optimizer": args.optimizer, "learning_rate": args.lr, "seed": args.seed,
-        "train_images": len(x_train), "machine": machine_description(),
-        "convnet_version": __version__,
+        "epochs": len(history.get("loss", [])), "batch_size": settings["batch_size"],
+        "optimizer": settings["optimizer"], "learning_rate": settings["lr"],
+        "seed": settings["seed"], "train_images": len(x_train),
+        "machine": machine_description(), "convnet_version": __version__,
     }  # fmt: skip
+    if initial_epoch:
+        results["resumed_after_epoch"] = initial_epoch  # the times are this session's only
     model_path = out / "mnist.h5"
-    model.save(model_path, metadata={**results, "history": history.history,
+    model.save(model_path, metadata={**results, "history": history,
                                      "split": "sklearn train_test_split(test_size=0.2, "
                                               "random_state=42, stratify=y)"})  # fmt: skip
     probabilities = model.predict(mnist.x_test)
     predicted = probabilities.argmax(axis=1)
-    plots.plot_history(history.history, out / "curves.png")
+    plots.plot_history(history, out / "curves.png")
     plots.plot_confusion(mnist.y_test, predicted, out / "confusion.png")
     plots.plot_misclassified(mnist.x_test, mnist.y_test, predicted, out / "misclassified.png",
                              probabilities=probabilities)  # fmt: skip
@@ -151,15 +209,19 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train the seed-net on MNIST and save mnist.h5")
-    t.add_argument("--epochs", type=int, default=12)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd", "rmsprop", "adadelta"])
-    t.add_argument("--seed", type=int, default=0, help="seeds weights, dropout and shuffling")
+    # Defaults in RUN_DEFAULTS: None here means "not given", so that --resume can tell.
+    t.add_argument("--epochs", type=int, help="epochs to reach in all (default 12)")
+    t.add_argument("--batch-size", type=int, help="default 128")
+    t.add_argument("--lr", type=float, help="learning rate (default 0.001)")
+    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
+                   help="default adam")  # fmt: skip
+    t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling (default 0)")
     t.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
     t.add_argument("--out", default=".", help="folder for mnist.h5, plots and results.json")
     t.add_argument("--limit", type=int, default=None, help="train on the first N images only")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its checkpoint.h5")  # fmt: skip
     t.set_defaults(run=train)
 
     e = sub.add_parser("evaluate", help="evaluate a saved model on the MNIST test set")

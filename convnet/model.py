@@ -78,7 +78,7 @@ class Sequential:
         self.stop_training = False
         self.stop_reason = None
         self.history = None
-        self.metadata: dict = {}  # filled by load_model from the file's metadata
+        self.metadata: dict = {}  # saved with the model; filled by load_model
         for layer in layers or []:
             self.add(layer)
         if self.input_shape is None and self.layers and self.layers[0].input_shape is not None:
@@ -392,11 +392,25 @@ class Sequential:
             cb.on_train_end({})
         return history
 
-    def save(self, path, *, metadata=None) -> None:
-        """Write the model to an HDF5 file (see :func:`convnet.io.save_model`)."""
+    # -- files (see convnet.io: the Keras HDF5 layout) ------------------------------------------
+
+    def save(self, path, *, metadata=None, include_optimizer=True) -> None:
+        """Write the model to a Keras HDF5 file (see :func:`convnet.io.save_model`)."""
         from convnet.io import save_model
 
-        save_model(self, path, metadata=metadata)
+        save_model(self, path, metadata=metadata, include_optimizer=include_optimizer)
+
+    def save_weights(self, path) -> None:
+        """Write only the weights (see :func:`convnet.io.save_weights`)."""
+        from convnet.io import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        """Set the weights from a weights or model file (see :func:`convnet.io.load_weights`)."""
+        from convnet.io import load_weights
+
+        load_weights(self, path)
 
     # -- inference ----------------------------------------------------------------------------
 

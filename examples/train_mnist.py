@@ -2,16 +2,18 @@
 
     python examples/train_mnist.py                 # 12 epochs, Adam 1e-3, batch 128
     python examples/train_mnist.py --limit 5000 --epochs 2     # a quick look
+    python examples/train_mnist.py --resume        # continue an interrupted run in --out
 
 Steps (each is a few lines of ``convnet.cli.train``, worth reading):
 
 1. load MNIST (from --data-dir, $CONVNET_DATA_DIR, the user cache, or by download) and take
    the notebook's stratified 48,000/12,000 train/validation split;
 2. build the seed-net and print its summary;
-3. fit with a progress bar per epoch, validating after each;
+3. fit with a progress bar per epoch, validating after each and writing ``checkpoint.h5``
+   (weights, optimizer state, epoch, history; ``--resume`` continues from it);
 4. evaluate once on the 10,000 test images and print ``Test loss`` / ``Test accuracy``;
-5. save ``mnist.h5`` and PNG plots (learning curves, confusion matrix, misclassified digits)
-   into --out.
+5. save ``mnist.h5`` (Keras's HDF5 layout: ``keras.models.load_model`` opens it) and PNG
+   plots (learning curves, confusion matrix, misclassified digits) into --out.
 
 The same run is ``python -m convnet train``.
 """

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -24,7 +25,8 @@ def trained(tmp_path_factory):
 
 
 def test_train_writes_model_plots_and_results(trained, capsys):
-    for name in ("mnist.h5", "curves.png", "confusion.png", "misclassified.png", "results.json"):
+    for name in ("mnist.h5", "checkpoint.h5", "curves.png", "confusion.png", "misclassified.png",
+                 "results.json"):  # fmt: skip
         assert (trained / name).stat().st_size > 0, name
     results = json.loads((trained / "results.json").read_text())
     assert results["train_images"] == 2000 and results["epochs"] == 1
@@ -52,6 +54,31 @@ def test_predict_reads_a_drawn_png(trained, tmp_path, capsys):
     Image.fromarray(canvas).save(path)
     assert main(["predict", str(path), "--model", str(trained / "mnist.h5")]) == 0
     assert capsys.readouterr().out.startswith(f"{path}: {y_test[0]} (")
+
+
+def test_resume_continues_the_run(trained, tmp_path, capsys):
+    from convnet.io import load_checkpoint, load_model
+
+    out = tmp_path / "run"
+    shutil.copytree(trained, out)
+    first = load_model(out / "mnist.h5").metadata["history"]
+    assert load_checkpoint(out / "checkpoint.h5").settings["batch_size"] == 64
+    assert main(["train", "--resume", "--epochs", "2", "--out", str(out), "--verbose", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "Resuming" in printed and "Epoch 2/2" in printed and "Epoch 1/2" not in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs"] == 2 and results["resumed_after_epoch"] == 1
+    assert results["batch_size"] == 64 and results["train_images"] == 2000  # kept from run 1
+    history = load_model(out / "mnist.h5").metadata["history"]
+    assert len(history["loss"]) == 2 and history["loss"][0] == first["loss"][0]
+    assert load_checkpoint(out / "checkpoint.h5").epoch == 2
+
+
+def test_resume_refuses_other_options_and_a_missing_checkpoint(trained, tmp_path, capsys):
+    assert main(["train", "--resume", "--batch-size", "32", "--out", str(trained)]) == 2
+    assert "the checkpoint's run used --batch-size 64" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", str(tmp_path)]) == 2
+    assert "checkpoint.h5" in capsys.readouterr().err
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):

@@ -10,7 +10,7 @@ import pytest
 from convnet import Sequential, callbacks, optimizers
 from convnet import layers as L
 from convnet.cli import seed_net
-from convnet.io import load_model
+from convnet.io import load_checkpoint, load_model
 
 
 def tiny_net(seed=0):
@@ -127,12 +127,63 @@ def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no leftovers
 
 
-def test_load_model_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train_mnist.py"):
-        load_model(tmp_path / "missing.h5")
-    (tmp_path / "junk.h5").write_bytes(b"not an hdf5 file")
-    with pytest.raises(ValueError, match="not a readable HDF5 file"):
-        load_model(tmp_path / "junk.h5")
+def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path):
+    x, y = blobs()
+    fit = dict(batch_size=16, seed=5, verbose=0, validation_data=blobs(30, seed=1))
+    straight = tiny_net()
+    straight.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    history = straight.fit(x, y, epochs=3, **fit).history
+
+    path = tmp_path / "checkpoint.h5"
+    interrupted = tiny_net()
+    interrupted.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    interrupted.fit(x, y, epochs=1, callbacks=[callbacks.TrainingCheckpoint(path)], **fit)
+    ckpt = load_checkpoint(path)
+    assert ckpt.epoch == 1 and len(ckpt.history["loss"]) == 1
+    again = callbacks.TrainingCheckpoint(path, history=ckpt.history)
+    ckpt.model.fit(x, y, epochs=3, initial_epoch=ckpt.epoch, callbacks=[again], **fit)
+
+    for name, value in straight.parameters().items():
+        np.testing.assert_array_equal(ckpt.model.parameters()[name], value, err_msg=name)
+    state = ckpt.model.optimizer.state_dict()
+    for key, value in straight.optimizer.state_dict().items():
+        np.testing.assert_array_equal(state[key], value, err_msg=key)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert again.history[key] == history[key], key
+    assert load_checkpoint(path).epoch == 3
+
+
+def test_a_resumed_run_needs_the_dropout_generators(tmp_path):
+    """The test above could fail: resume from the weights and optimizer alone (load_model,
+    which does not restore the dropout generators) and the run goes elsewhere."""
+    x, y = blobs()
+    fit = dict(batch_size=16, seed=5, verbose=0)
+    straight = tiny_net()
+    straight.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    straight.fit(x, y, epochs=2, **fit)
+    first = tiny_net()
+    first.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    first.fit(x, y, epochs=1, callbacks=[callbacks.TrainingCheckpoint(tmp_path / "c.h5")], **fit)
+    model = load_model(tmp_path / "c.h5")
+    model.fit(x, y, epochs=2, initial_epoch=1, **fit)
+    assert not np.array_equal(model.layers[-1].params["kernel"],
+                              straight.layers[-1].params["kernel"])  # fmt: skip
+
+
+def test_checkpoints_skip_a_diverged_epoch_and_need_the_resume_record(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "checkpoint.h5"
+    ckpt = callbacks.TrainingCheckpoint(path, settings={"lr": 0.01})
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[ckpt])
+    ckpt.set_model(model)
+    ckpt.on_epoch_end(1, {"loss": float("nan")})
+    restored = load_checkpoint(path)
+    assert restored.epoch == 1 and restored.settings == {"lr": 0.01}
+    model.save(tmp_path / "model.h5")
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        load_checkpoint(tmp_path / "model.h5")
 
 
 # --- real MNIST (CONVNET_DATA_DIR) ------------------------------------------------------------
