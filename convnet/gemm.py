@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet.jit import kernel
+from convnet.jit import kernel, parallel_chunksize, prange
 
 __all__ = ["matmul_nt"]
+
+#: Rows of the product per parallel work item in :func:`matmul_nt`.
+ROWS_PER_ITEM = 16
 
 
 @kernel(reassociate=True)
@@ -103,8 +106,18 @@ def gemm_nt(a, bt, c, accumulate):
             c[i, j] = c[i, j] + s if accumulate else s
 
 
+@kernel(parallel=True)
+def _gemm_nt_rows_in_parallel(a, bt, c, accumulate):
+    """:func:`gemm_nt` on blocks of ``ROWS_PER_ITEM`` rows of ``a`` and ``c``, one per thread."""
+    m_size = a.shape[0]
+    for block in prange((m_size + ROWS_PER_ITEM - 1) // ROWS_PER_ITEM):
+        i0 = block * ROWS_PER_ITEM
+        i1 = min(i0 + ROWS_PER_ITEM, m_size)
+        gemm_nt(a[i0:i1], bt, c[i0:i1], accumulate)
+
+
 def matmul_nt(a, bt, out=None, *, accumulate=False):
-    """``a @ bt.T`` with the register-tiled kernel.
+    """``a @ bt.T`` with the register-tiled kernel, blocks of rows spread over the cores.
 
     Parameters
     ----------
@@ -132,5 +145,6 @@ def matmul_nt(a, bt, out=None, *, accumulate=False):
                          f"{a.shape} {a.dtype} and {bt.shape} {bt.dtype}")  # fmt: skip
     if out is None:
         out = np.zeros((a.shape[0], bt.shape[0]), a.dtype)
-    gemm_nt(a, bt, out, accumulate)
+    with parallel_chunksize(1):
+        _gemm_nt_rows_in_parallel(a, bt, out, accumulate)
     return out

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnet.gemm import matmul_nt
+
 __all__ = [
     "dense_forward",
     "dense_backward",
@@ -115,7 +117,12 @@ def dense_backward_naive(dout, cache):
 
 
 def dense_forward(x, w, b):
-    """``out = x @ w + b`` in one BLAS call. Same contract as :func:`dense_forward_naive`.
+    """``out = x @ w + b`` with the GEMM kernel. Same contract as :func:`dense_forward_naive`.
+
+    :func:`convnet.gemm.matmul_nt` reads both factors along the summed index ``d``, so it is
+    given ``x`` (N, D_in) as it is and ``w`` transposed to (D_out, D_in). (NumPy's ``x @ w``
+    would do as well; the kernel is used so that all of training runs on Numba's threads and
+    no BLAS threads compete with them for the cores.)
 
     Examples
     --------
@@ -124,14 +131,19 @@ def dense_forward(x, w, b):
     array([[ 1.,  2., 13.]])
     """
     _check(x, w, b)
-    out = x @ w
+    x = np.ascontiguousarray(x)
+    out = matmul_nt(x, np.ascontiguousarray(w.T))
     if b is not None:
         out += b
     return out, (x, w, b)
 
 
 def dense_backward(dout, cache):
-    """``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = sum_n dout``.
+    """``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = sum_n dout``, with the GEMM kernel.
+
+    Each product is handed to :func:`convnet.gemm.matmul_nt` with both factors laid out
+    along the summed index: ``k`` for ``dx`` (``dout`` and ``w`` already are), ``n`` for
+    ``dw`` (``x`` and ``dout`` transposed).
 
     Examples
     --------
@@ -141,7 +153,10 @@ def dense_backward(dout, cache):
     (array([[1., 1.]]), array([1., 2.]), array([1., 0., 0.]))
     """
     x, w, b = cache
-    return dout @ w.T, x.T @ dout, (dout.sum(axis=0) if b is not None else None)
+    dout = np.ascontiguousarray(dout, dtype=x.dtype)
+    dx = matmul_nt(dout, np.ascontiguousarray(w))
+    dw = matmul_nt(np.ascontiguousarray(x.T), np.ascontiguousarray(dout.T))
+    return dx, dw, (dout.sum(axis=0) if b is not None else None)
 
 
 def flatten_forward_naive(x):
