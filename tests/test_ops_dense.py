@@ -4,7 +4,7 @@ the shapes."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from convnet.gradcheck import check_op, rel_error
@@ -18,6 +18,7 @@ from convnet.ops import (
     flatten_forward,
     flatten_forward_naive,
 )
+from convnet.ops.dense import SMALL_BATCH
 
 DENSE = pytest.mark.parametrize(
     "forward, backward",
@@ -89,12 +90,14 @@ def test_flatten_by_hand_is_channel_major(forward, backward):
 
 
 @given(
-    st.integers(1, 3),
+    st.integers(1, 20),  # both sides of SMALL_BATCH: the fast forward has a path for each
     st.integers(1, 6),
     st.integers(1, 6),
     st.booleans(),
     st.integers(0, 2**32 - 1),
 )
+@example(SMALL_BATCH, 5, 3, True, 0)
+@example(SMALL_BATCH + 1, 5, 3, True, 1)
 def test_dense_naive_equals_fast(n, d_in, d_out, use_bias, seed):
     rng = np.random.default_rng(seed)
     x, w = rng.normal(size=(n, d_in)), rng.normal(size=(d_in, d_out))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.gemm import matmul_nt
+from convnet.jit import kernel
 
 __all__ = [
     "dense_forward",
@@ -116,13 +117,33 @@ def dense_backward_naive(dout, cache):
     return dx, dw, db
 
 
+#: Up to this many rows, ``dense_forward`` reads ``w`` as it lies instead of transposing it.
+SMALL_BATCH = 8
+
+
+@kernel(reassociate=True)
+def _dense_few_rows_kernel(x, w, out):
+    """out[n, :] = sum_d x[n, d] * w[d, :]: ``w`` (D_in, D_out) read row by row, once per row
+    of ``x``. For one image (a GUI predicting as someone draws) that is one pass over ``w``,
+    where transposing ``w`` for :func:`convnet.gemm.matmul_nt` would cost several."""
+    n_rows, d_in = x.shape
+    for n in range(n_rows):
+        o = out[n]
+        o[:] = 0.0
+        for d in range(d_in):
+            a, w_row = x[n, d], w[d]
+            for k in range(o.shape[0]):
+                o[k] += a * w_row[k]
+
+
 def dense_forward(x, w, b):
     """``out = x @ w + b`` with the GEMM kernel. Same contract as :func:`dense_forward_naive`.
 
     :func:`convnet.gemm.matmul_nt` reads both factors along the summed index ``d``, so it is
     given ``x`` (N, D_in) as it is and ``w`` transposed to (D_out, D_in). (NumPy's ``x @ w``
     would do as well; the kernel is used so that all of training runs on Numba's threads and
-    no BLAS threads compete with them for the cores.)
+    no BLAS threads compete with them for the cores.) Batches of at most ``SMALL_BATCH`` rows
+    skip the transpose and read ``w`` row by row instead.
 
     Examples
     --------
@@ -132,7 +153,11 @@ def dense_forward(x, w, b):
     """
     _check(x, w, b)
     x = np.ascontiguousarray(x)
-    out = matmul_nt(x, np.ascontiguousarray(w.T))
+    if x.shape[0] <= SMALL_BATCH:
+        out = np.empty((x.shape[0], w.shape[1]), x.dtype)
+        _dense_few_rows_kernel(x, np.ascontiguousarray(w), out)
+    else:
+        out = matmul_nt(x, np.ascontiguousarray(w.T))
     if b is not None:
         out += b
     return out, (x, w, b)
