@@ -197,6 +197,8 @@ class Layer:
         self._act_cache = None
         if self.activation is None or (logits and self.activation == "softmax"):
             return z
+        if self._fuses_activation():  # the op applied it already (and undoes it in backward)
+            return z
         act_forward = ACTIVATIONS[self.activation][self.implementation == "naive"][0]
         out, self._act_cache = act_forward(z)
         return out
@@ -233,6 +235,10 @@ class Layer:
     def _backward_without_dx(self, dout):
         """``_backward`` for when ``dx`` will not be read; layers with a cheap ``dx`` keep it."""
         return self._backward(dout)
+
+    def _fuses_activation(self) -> bool:
+        """True when ``_forward`` applies the activation itself (Conv2D fuses ReLU)."""
+        return False
 
     def _op(self, fast, naive):
         return naive if self.implementation == "naive" else fast
@@ -307,10 +313,14 @@ class Conv2D(Layer):
             )
         super()._check_input(x)
 
+    def _fuses_activation(self):
+        return self.activation == "relu"
+
     def _forward(self, x, training):
         fwd = self._op(ops.conv2d_forward, ops.conv2d_forward_naive)
         out, self._cache = fwd(x, self.params["kernel"], self.params.get("bias"),
-                               stride=self.strides, padding=self.padding)  # fmt: skip
+                               stride=self.strides, padding=self.padding,
+                               relu=self._fuses_activation())  # fmt: skip
         return out
 
     def _backward(self, dout):

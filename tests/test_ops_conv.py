@@ -227,6 +227,51 @@ def test_conv_gradients_over_drawn_geometry(forward, backward, case):
         assert report.errors[name] <= GRAD_TOL, report
 
 
+# --- the fused ReLU ---------------------------------------------------------------------------
+
+
+@given(conv_cases())
+def test_conv_with_fused_relu_naive_equals_fast_and_equals_conv_then_relu(case):
+    x_shape, w_shape, stride, padding, seed = case
+    x, w, b, rng = _draw_arrays(x_shape, w_shape, seed)
+    plain, _ = conv2d_forward_naive(x, w, b, stride=stride, padding=padding)
+    out_n, cache_n = conv2d_forward_naive(x, w, b, stride=stride, padding=padding, relu=True)
+    out_f, cache_f = conv2d_forward(x, w, b, stride=stride, padding=padding, relu=True)
+    np.testing.assert_array_equal(out_n, np.maximum(plain, 0))
+    assert rel_error(out_n, out_f) <= EXACT
+    dout = rng.normal(size=out_f.shape)
+    for g_n, g_f in zip(
+        conv2d_backward_naive(dout, cache_n), conv2d_backward(dout, cache_f), strict=True
+    ):
+        assert rel_error(g_n, g_f) <= EXACT
+
+
+@BOTH
+def test_conv_with_fused_relu_gradients_match_finite_differences(forward, backward):
+    # Pre-activations are kept at least 1e-3 from 0, so a 1e-5 nudge never crosses the kink.
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        x, w, b, _ = _draw_arrays((2, 2, 5, 5), (3, 2, 3, 3), int(rng.integers(2**32)))
+        z, _ = conv2d_forward_naive(x, w, b, padding="same")
+        if np.abs(z).min() > 1e-3:
+            break
+    else:
+        raise AssertionError("could not draw pre-activations away from the ReLU kink")
+    report = check_op(forward, backward, {"x": x, "w": w, "b": b}, padding="same", relu=True)
+    assert (z < 0).any() and (z > 0).any()  # both sides of the kink are exercised
+    for name in ("dx", "dw", "db"):
+        assert report.errors[name] <= GRAD_TOL, report
+
+
+@BOTH
+def test_conv_with_fused_relu_keeps_nan(forward, backward):
+    # A diverged network must show NaN (the NaN guard looks for it), never a quiet 0.
+    x, w, b, _ = _draw_arrays((1, 1, 4, 4), (2, 1, 3, 3), 3)
+    x[0, 0, 1, 1] = np.nan
+    out, _ = forward(x, w, b, relu=True)
+    assert np.isnan(out).all()
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 

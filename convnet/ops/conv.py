@@ -16,6 +16,11 @@ where ``xp`` is ``x`` zero-padded by ``(top, bottom, left, right)``. Backward, g
 
 and ``dx`` is ``dxp`` with the padding cut off.
 
+With ``relu=True`` the op is followed by ReLU in the same pass, ``out = max(0, conv(x))``, and
+the backward pass first sends ``dout`` only through positions where ``out > 0``. A network
+almost always puts ReLU after a convolution; fused, the fast version applies it while each
+image's output is still in the cache instead of making two more passes over the batch.
+
 Two implementations with the same signature: ``conv2d_forward_naive`` / ``conv2d_backward_naive``
 loop over the sums as written; ``conv2d_forward`` / ``conv2d_backward`` use im2col and the
 register-tiled GEMM of :mod:`convnet.gemm`.
@@ -61,7 +66,7 @@ def _geometry(x, w, b, stride, padding):
 # ---------------------------------------------------------------------------------------------
 
 
-def conv2d_forward_naive(x, w, b, *, stride=1, padding=0):
+def conv2d_forward_naive(x, w, b, *, stride=1, padding=0, relu=False):
     """Convolution by explicit loops over images, filters and output positions.
 
     Parameters
@@ -71,13 +76,16 @@ def conv2d_forward_naive(x, w, b, *, stride=1, padding=0):
     b : ndarray, shape (F,), or None for no bias
     stride : int or (int, int)
     padding : 'valid', 'same', int, (int, int) or (top, bottom, left, right)
+    relu : bool
+        Apply ReLU to the result (see the module docstring).
 
     Returns
     -------
     out : ndarray, shape (N, F, H_out, W_out)
         ``H_out = (H + top + bottom - KH) // stride_h + 1``, likewise ``W_out``.
     cache : tuple
-        ``(x, w, b, stride_hw, pads)``.
+        ``(x, w, b, stride_hw, pads, relu_out)``, ``relu_out`` being ``out`` with ``relu``
+        and None without.
 
     Examples
     --------
@@ -98,7 +106,9 @@ def conv2d_forward_naive(x, w, b, *, stride=1, padding=0):
                 for ow in range(w_out):
                     patch = xp[n, :, oh * sh : oh * sh + kh, ow * sw : ow * sw + kw]
                     out[n, f, oh, ow] = np.sum(patch * w[f]) + (b[f] if b is not None else 0)
-    return out, (x, w, b, (sh, sw), pads)
+    if relu:
+        out = np.maximum(out, 0)
+    return out, (x, w, b, (sh, sw), pads, out if relu else None)
 
 
 def conv2d_backward_naive(dout, cache):
@@ -127,7 +137,9 @@ def conv2d_backward_naive(dout, cache):
     >>> db
     array([4.])
     """
-    x, w, b, (sh, sw), (top, bottom, left, right) = cache
+    x, w, b, (sh, sw), (top, bottom, left, right), relu_out = cache
+    if relu_out is not None:  # through the ReLU first: only where it let the value pass
+        dout = dout * (relu_out > 0)
     kh, kw = w.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
@@ -157,8 +169,9 @@ def conv2d_backward_naive(dout, cache):
 
 
 @kernel(parallel=True)
-def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, out):
-    """out[n] (F, P) = w_mat (F, K) @ patches(x[n]) (K, P) + b, images split into chunks."""
+def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, relu,
+                         out):  # fmt: skip
+    """out[n] (F, P) = w_mat (F, K) @ patches(x[n]) (K, P) + b, then ReLU if asked."""
     n_img = x.shape[0]
     n_pos, k_size = h_out * w_out, w_mat.shape[1]
     for t in prange(n_chunks):  # a few images at a time, with a buffer of their own
@@ -170,21 +183,37 @@ def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_ch
             for f in range(out_n.shape[0]):
                 bias = b[f]
                 for p in range(n_pos):
-                    out_n[f, p] += bias
+                    v = out_n[f, p] + bias
+                    # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
+                    out_n[f, p] = v if (not relu or not v < 0.0) else 0.0
 
 
 @kernel(parallel=True)
 def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, need_dx,
-                          dw_parts, dx):  # fmt: skip
-    """dw_parts[t] = sum over chunk t of d[n] @ cols[n]^T; dx[n] = col2im(w^T @ d[n])."""
+                          relu_out, dw_parts, db_parts, dx):  # fmt: skip
+    """Over chunk t of the images: dw_parts[t] = sum d[n] @ cols[n]^T, db_parts[t] = sum of
+    d[n] over positions; dx[n] = col2im(w^T @ d[n]).
+
+    With a non-empty ``relu_out`` (N, F, P), ``d[n]`` is first zeroed where ``relu_out[n]``
+    is not positive (the fused ReLU's backward pass)."""
+    relu = relu_out.size > 0
     n_img, n_filt, n_pos = d.shape
     k_size = w_t.shape[0]
     for t in prange(n_chunks):
         cols = np.empty((k_size, n_pos), x.dtype)
         d_t = np.empty((n_pos, n_filt), x.dtype)
         dcols = np.empty((k_size, n_pos), x.dtype)
+        d_masked = np.empty((n_filt, n_pos), x.dtype)
         for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
             d_n = d[n]
+            if relu:
+                y_n = relu_out[n]
+                for f in range(n_filt):
+                    for p in range(n_pos):
+                        d_masked[f, p] = d_n[f, p] if y_n[f, p] > 0.0 else 0.0
+                d_n = d_masked
+            for f in range(n_filt):
+                db_parts[t, f] += d_n[f].sum()
             im2col_image(x[n], kh, kw, sh, sw, pt, pl, h_out, w_out, cols)  # (K, P)
             gemm_nt(d_n, cols, dw_parts[t], True)  # (F, P) x (K, P)^T -> (F, K), summed
             if need_dx:
@@ -206,7 +235,7 @@ def _chunks(n_img: int) -> int:
     return max(1, -(-n_img // IMAGES_PER_CHUNK))
 
 
-def conv2d_forward(x, w, b, *, stride=1, padding=0):
+def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
     """Convolution as ``W.reshape(F, K) @ im2col(x)``, image by image. Same contract as the
     naive version.
 
@@ -217,12 +246,15 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0):
     b : ndarray, shape (F,), or None
     stride : int or (int, int)
     padding : 'valid', 'same', int, (int, int) or (top, bottom, left, right)
+    relu : bool
+        Apply ReLU to the result, in the same pass.
 
     Returns
     -------
     out : ndarray, shape (N, F, H_out, W_out)
     cache : tuple
-        ``(x, w, b is not None, geometry)``; the backward pass rebuilds the patches from ``x``.
+        ``(x, w, b is not None, geometry, relu_out)``; the backward pass rebuilds the patches
+        from ``x``. ``relu_out`` is ``out`` with ``relu``, else None.
 
     Examples
     --------
@@ -240,8 +272,10 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0):
     out = np.empty((n_img, n_filt, h_out * w_out), x.dtype)  # (N, F, P): NCHW, no transpose
     with parallel_chunksize(1):
         _conv_forward_kernel(x, w_mat, bias.astype(x.dtype, copy=False), kh, kw, sh, sw,
-                             pads[0], pads[2], h_out, w_out, _chunks(n_img), out)  # fmt: skip
-    return out.reshape(n_img, n_filt, h_out, w_out), (x, w, b is not None, geometry)
+                             pads[0], pads[2], h_out, w_out, _chunks(n_img), relu,
+                             out)  # fmt: skip
+    out = out.reshape(n_img, n_filt, h_out, w_out)
+    return out, (x, w, b is not None, geometry, out if relu else None)
 
 
 def conv2d_backward(dout, cache, *, need_dx=True):
@@ -270,16 +304,20 @@ def conv2d_backward(dout, cache, *, need_dx=True):
     array([[ 8., 12.],
            [20., 24.]])
     """
-    x, w, has_bias, ((kh, kw), (sh, sw), pads, (h_out, w_out)) = cache
+    x, w, has_bias, ((kh, kw), (sh, sw), pads, (h_out, w_out)), relu_out = cache
     n_img, n_filt = dout.shape[:2]
     d = np.ascontiguousarray(dout, dtype=x.dtype).reshape(n_img, n_filt, -1)  # (N, F, P)
-    db = d.sum(axis=(0, 2)) if has_bias else None
+    if relu_out is None:
+        relu_out = np.empty((0, 0, 0), x.dtype)  # the kernel's sign for "no ReLU"
+    relu_out = relu_out.reshape(-1, *d.shape[1:])
     w_t = np.ascontiguousarray(w.reshape(n_filt, -1).T)  # (K, F)
     n_chunks = _chunks(n_img)
     dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
+    db_parts = np.zeros((n_chunks, n_filt), x.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
     with parallel_chunksize(1):
         _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                              n_chunks, need_dx, dw_parts, dx)  # fmt: skip
+                              n_chunks, need_dx, relu_out, dw_parts, db_parts, dx)  # fmt: skip
     dw = dw_parts.sum(axis=0).reshape(w.shape)
+    db = db_parts.sum(axis=0) if has_bias else None
     return (dx if need_dx else None), dw, db
