@@ -28,15 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
+import subprocess
 import sys
 import time
 
 import numpy as np
 
 import convnet
-from convnet.cli import machine_description, seed_net
+from convnet.cli import machine_description, peak_rss_mb, seed_net
 
 
 def blas_info() -> dict:
@@ -53,11 +53,6 @@ def blas_info() -> dict:
                         blas_threads=pool.get("num_threads"))  # fmt: skip
             break
     return info
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed(fn, steps: int, repeats: int) -> float:
@@ -129,7 +124,27 @@ def bench_convnet(args) -> dict:
         "layers": layers,
         "optimizer_step_ms": 1e3 * opt_s,
         "peak_rss_mb": peak_rss_mb(),
+        "startup_s": startup_seconds(),
     }
+
+
+STARTUP = """
+import time; start = time.perf_counter()
+import numpy as np, convnet
+from convnet.cli import seed_net
+model = seed_net(seed=0)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.train_on_batch(np.zeros((128, 1, 28, 28), np.float32), np.zeros(128, np.int64))
+print(time.perf_counter() - start)
+"""
+
+
+def startup_seconds() -> float:
+    """``import convnet`` plus the first training step, in a fresh Python (median of 3; the
+    first run also fills Numba's cache if it is cold, so it is not counted)."""
+    runs = [float(subprocess.run([sys.executable, "-c", STARTUP], check=True,
+                                 capture_output=True, text=True).stdout) for _ in range(4)]
+    return statistics.median(runs[1:])
 
 
 # -- PyTorch, the same net ----------------------------------------------------------------------
@@ -204,7 +219,9 @@ def markdown(result: dict) -> str:
             r = t[key] / c[key] if lower_is_better else c[key] / t[key]
             ratio = f"{r:.2f}× {'faster' if r >= 1 else 'slower'}"
         lines.append(f"| {label} | {fmt.format(c[key])} | {theirs} | {ratio} |")
-    lines += ["", f"Peak resident memory (convnet run): {c['peak_rss_mb']:.0f} MB", "",
+    lines += ["", f"Peak resident memory (convnet run): {c['peak_rss_mb']:.0f} MB",
+              f"Start-up, `import convnet` + first training step (warm Numba cache): "
+              f"{c['startup_s']:.2f} s", "",
               "| layer | forward, ms | backward, ms |", "|---|---:|---:|"]  # fmt: skip
     for name, ms in c["layers"].items():
         lines.append(f"| {name} | {ms['forward_ms']:.2f} | {ms['backward_ms']:.2f} |")

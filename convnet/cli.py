@@ -43,6 +43,14 @@ def seed_net(seed=None, dtype="float32") -> Sequential:
     ], input_shape=(1, 28, 28), seed=seed, dtype=dtype)  # fmt: skip
 
 
+def peak_rss_mb() -> float:
+    """The most memory this process has held so far, in MB (its peak resident set size)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # Linux: KiB, macOS: bytes
+
+
 def machine_description() -> str:
     """One line naming the CPU, core count, Python, NumPy and BLAS settings of this run."""
     cpu = platform.processor() or platform.machine()
@@ -159,6 +167,7 @@ def train(args) -> int:
         "optimizer": settings["optimizer"], "learning_rate": settings["lr"],
         "seed": settings["seed"], "train_images": len(x_train),
         "machine": machine_description(), "convnet_version": __version__,
+        "peak_rss_mb": round(peak_rss_mb()),
     }  # fmt: skip
     if initial_epoch:
         results["resumed_after_epoch"] = initial_epoch  # the times are this session's only

@@ -48,7 +48,7 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     result = json.loads(out.read_text())
     ours = result["convnet"]
     for key in ("train_images_per_s", "train_step_ms", "infer_images_per_s", "latency_ms",
-                "optimizer_step_ms", "peak_rss_mb"):  # fmt: skip
+                "optimizer_step_ms", "peak_rss_mb", "startup_s"):  # fmt: skip
         assert _positive(ours[key]), (key, ours[key])
     assert list(ours["layers"]) == ["conv2d", "conv2d_1", "max_pooling2d", "dropout", "flatten",
                                     "dense", "dropout_1", "dense_1"]  # fmt: skip

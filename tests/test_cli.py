@@ -32,6 +32,7 @@ def test_train_writes_model_plots_and_results(trained, capsys):
     assert results["train_images"] == 2000 and results["epochs"] == 1
     assert 0.8 < results["test_accuracy"] <= 1.0
     assert "cores" in results["machine"]
+    assert 50 < results["peak_rss_mb"] < 24_000  # MB: what the process really held, not 0
 
 
 def test_evaluate_reports_the_same_numbers(trained, capsys):
