@@ -103,6 +103,19 @@ def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order(forward, backwa
     np.testing.assert_array_equal(backward(_image([[5]]), cache), _image([[5, 0], [0, 0]]))
 
 
+# first the 2x2 kernel, then the general one
+@pytest.mark.parametrize("pool_size, strides", [(2, None), (3, 2)])
+def test_maxpool_fast_breaks_ties_like_the_naive_one(pool_size, strides):
+    # Values 0, 1, 2 only: most windows hold ties, and every one must go to the same pixel.
+    x = np.random.default_rng(5).integers(0, 3, size=(2, 3, 9, 8)).astype(np.float64)
+    out_n, cache_n = maxpool2d_forward_naive(x, pool_size=pool_size, strides=strides)
+    out_f, cache_f = maxpool2d_forward(x, pool_size=pool_size, strides=strides)
+    np.testing.assert_array_equal(out_n, out_f)
+    dout = np.random.default_rng(6).normal(size=out_f.shape)
+    np.testing.assert_array_equal(maxpool2d_backward_naive(dout, cache_n),
+                                  maxpool2d_backward(dout, cache_f))  # fmt: skip
+
+
 # --- hand-worked cases: average pooling -------------------------------------------------------
 
 
@@ -188,12 +201,14 @@ def _distinct(shape, rng, dtype=np.float64):
 _OVERLAP = ((2, 2, 6, 5), (3, 2), (1, 1), "valid", 0)
 _GAPS = ((1, 3, 8, 7), (1, 2), 3, "valid", 1)  # stride > pool: rows and columns left out
 _SAME_GAPS = ((2, 1, 7, 5), 2, (3, 1), "same", 2)
+_TWO_BY_TWO_ODD = ((2, 3, 7, 5), 2, None, "valid", 3)  # the fast 2x2 kernel; last row/col left out
 
 
 @given(pool_cases())
 @example(_OVERLAP)
 @example(_GAPS)
 @example(_SAME_GAPS)
+@example(_TWO_BY_TWO_ODD)
 def test_maxpool_naive_equals_fast(case):
     x_shape, pool, strides, padding, seed = case
     rng = np.random.default_rng(seed)

@@ -222,6 +222,35 @@ def _maxpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out, argmax):
 
 
 @kernel(parallel=True)
+def _maxpool_2x2_fwd_kernel(x, out, argmax):
+    """The same for the commonest case, 2x2 windows at stride 2 without padding, written out.
+
+    Four values per window, compared in the same order as above (so ties and NaN come out
+    the same), as selects rather than branches: on random data the general kernel's branches
+    are mispredicted about half the time, and this version is several times faster.
+    """
+    n_img, n_ch, h_in, w_in = x.shape
+    h_out, w_out = out.shape[2], out.shape[3]
+    for nc in prange(n_img * n_ch):
+        n, c = nc // n_ch, nc % n_ch
+        xp, op, ap = x[n, c], out[n, c], argmax[n, c]
+        for oh in range(h_out):
+            top, bottom = xp[2 * oh], xp[2 * oh + 1]
+            at_top, at_bottom = 2 * oh * w_in, (2 * oh + 1) * w_in
+            for ow in range(w_out):
+                w = 2 * ow
+                best, best_at = top[w], at_top + w
+                v = top[w + 1]
+                best, best_at = (v, at_top + w + 1) if v > best else (best, best_at)
+                v = bottom[w]
+                best, best_at = (v, at_bottom + w) if v > best else (best, best_at)
+                v = bottom[w + 1]
+                best, best_at = (v, at_bottom + w + 1) if v > best else (best, best_at)
+                op[oh, ow] = best
+                ap[oh, ow] = best_at
+
+
+@kernel(parallel=True)
 def _maxpool_bwd_kernel(dout, argmax, dx):
     n_img, n_ch, h_out, w_out = dout.shape
     w_in = dx.shape[3]
@@ -305,7 +334,10 @@ def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
     out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
     argmax = np.empty(out.shape, dtype=np.int64)
     x = np.ascontiguousarray(x)
-    _maxpool_fwd_kernel(x, *pool_hw, *stride_hw, pads[0], pads[2], out, argmax)
+    if pool_hw == stride_hw == (2, 2) and pads == (0, 0, 0, 0):
+        _maxpool_2x2_fwd_kernel(x, out, argmax)
+    else:
+        _maxpool_fwd_kernel(x, *pool_hw, *stride_hw, pads[0], pads[2], out, argmax)
     return out, (x.shape, argmax)
 
 
