@@ -1,4 +1,4 @@
-"""Command line: ``python -m convnet train | evaluate | predict``.
+"""Command line: ``python -m convnet train | evaluate | predict | gui``.
 
 ``train`` is the whole MNIST recipe of the notebook this project descends from, written out
 step by step; ``examples/train_mnist.py`` runs it.
@@ -204,6 +204,12 @@ def predict(args) -> int:
     return 0
 
 
+def gui(args) -> int:
+    from convnet.gui import run
+
+    return run(args.model, state_file=args.state_file)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convnet", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -233,6 +239,13 @@ def main(argv=None) -> int:
     p.add_argument("images", nargs="+")
     p.add_argument("--model", default="mnist.h5")
     p.set_defaults(run=predict)
+
+    g = sub.add_parser("gui", help="a window to draw a digit in and see the model name it")
+    g.add_argument("--model", default="mnist.h5")
+    g.add_argument("--state-file", default=None,
+                   help="write what the window shows as JSON after every change (for tests)",
+                   )  # fmt: skip
+    g.set_defaults(run=gui)
 
     args = parser.parse_args(argv)
     try:
