@@ -30,24 +30,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def digit_model(tmp_path_factory):
     """A small CNN trained on real MNIST for this test session, and its saved ``mnist.h5``.
 
-    LeNet-like (two 5x5 convolutions with 8 and 16 filters, max pooling, one dense layer;
-    5,994 parameters), seeded, Adam, 3 epochs on the first 30,000 training images: about
-    12 s on one core, and 96.8% on the first 2,000 test images. Skipped without MNIST.
+    ``convnet.cli.small_net`` (5,994 parameters), seeded, Adam, 3 epochs on the first 30,000
+    training images: about 12 s on one core, and 96.8% on the first 2,000 test images.
+    Skipped without MNIST.
     """
     if not os.environ.get("CONVNET_DATA_DIR"):
         pytest.skip("set CONVNET_DATA_DIR to the MNIST folder")
-    from convnet import Conv2D, Dense, Flatten, MaxPool2D, Sequential
+    from convnet.cli import small_net
     from convnet.data import load_mnist, to_images
 
     (x_train, y_train), _ = load_mnist()
-    model = Sequential([
-        Conv2D(8, (5, 5), activation="relu"),
-        MaxPool2D((2, 2)),
-        Conv2D(16, (5, 5), activation="relu"),
-        MaxPool2D((2, 2)),
-        Flatten(),
-        Dense(10, activation="softmax"),
-    ], input_shape=(1, 28, 28), seed=0)  # fmt: skip
+    model = small_net(seed=0)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     n = 30_000
     model.fit(to_images(x_train[:n]), y_train[:n].astype(np.int64), epochs=3, batch_size=64,
