@@ -45,7 +45,7 @@ class DigitApp:
 
         self.root, self.recogniser, self.state_file = root, recogniser, state_file
         self.drawing = Drawing()
-        self.delay_ms, self.pending, self.recognitions = delay_ms, None, 0
+        self.delay_ms, self.pending, self.recognitions, self.trigger = delay_ms, None, 0, None
         self.result = Recognition("", "")
         root.title("convnet: draw a digit")
         root.columnconfigure(0, weight=1)
@@ -81,11 +81,11 @@ class DigitApp:
         tk.Label(panel, text="Draw with the mouse. Enter or Space recognises; Esc or Delete "
                  "clears.", wraplength=260, foreground="#555555").pack()  # fmt: skip
         for key in ("<Return>", "<KP_Enter>", "<space>"):
-            root.bind(key, lambda event: self.recognise())
+            root.bind(key, lambda event: self.recognise("key"))
         for key in ("<Escape>", "<Delete>", "<BackSpace>"):
-            root.bind(key, lambda event: self.clear())
+            root.bind(key, lambda event: self.clear("key"))
         self.canvas.bind("<Configure>", lambda event: self._write_state(), add="+")
-        self.recognise()
+        self.recognise("start")
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -129,24 +129,25 @@ class DigitApp:
         for stroke in self.drawing.strokes:
             self._draw_stroke(stroke, s)
 
-    def clear(self) -> None:
+    def clear(self, trigger: str = "button") -> None:
         self.drawing.clear()
         self.canvas.delete("ink")
-        self.recognise()
+        self.recognise(trigger)
 
     # -- recognition -----------------------------------------------------------------------
 
     def _recognise_soon(self) -> None:
         if self.pending is not None:
             self.root.after_cancel(self.pending)
-        self.pending = self.root.after(self.delay_ms, self.recognise)
+        self.pending = self.root.after(self.delay_ms, self.recognise, "pause")
 
-    def recognise(self) -> None:
+    def recognise(self, trigger: str = "button") -> None:
+        """Recognise the drawing now; ``trigger`` (button, key, pause, start) goes in the state."""
         if self.pending is not None:
             self.root.after_cancel(self.pending)
             self.pending = None
         self.result = self.recogniser.recognise(self.drawing.raster())
-        self.recognitions += 1
+        self.recognitions, self.trigger = self.recognitions + 1, trigger
         self._show(self.result)
         self._write_state()
 
@@ -189,7 +190,8 @@ class DigitApp:
         state = {
             "answer": self.answer.cget("text"), "status": self.status.cget("text"),
             "probabilities": None if p is None else [round(float(v), 6) for v in p],
-            "recognitions": self.recognitions, "strokes": len(self.drawing.strokes),
+            "recognitions": self.recognitions, "trigger": self.trigger,
+            "strokes": len(self.drawing.strokes),
             "canvas": {"x": self.canvas.winfo_rootx(), "y": self.canvas.winfo_rooty(),
                        "side": self.canvas.winfo_width()},
         }  # fmt: skip

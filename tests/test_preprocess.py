@@ -1,5 +1,7 @@
 """MNIST-style preprocessing: each step on hand-made pictures, then the whole on real digits."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -103,14 +105,17 @@ def test_an_off_centre_dark_digit_becomes_an_mnist_digit():
     assert digit.max() == 1.0 and digit[0, 0] == 0.0
 
 
-def test_mnist_digits_are_left_almost_unchanged(digit_model):
+@pytest.mark.skipif(not os.environ.get("CONVNET_DATA_DIR"),
+                    reason="set CONVNET_DATA_DIR to the MNIST folder")  # fmt: skip
+def test_mnist_digits_are_left_almost_unchanged():
     from convnet.data import load_mnist
 
     (_, _), (x_test, _) = load_mnist()
     digits = x_test[:200].astype(np.float32) / 255
     again = np.stack([mnist_style(d) for d in digits])
-    # MNIST's own steps, done again: the same image up to the half-pixel choices of rounding.
-    assert np.mean(np.abs(again - digits)) < 0.05
+    # MNIST's own steps, done again, give back the same images: the mean difference is
+    # 0.0004 (the digits moving by one pixel would make it 0.065).
+    assert np.mean(np.abs(again - digits)) < 0.01
 
 
 def test_redrawn_digits_are_recognised_as_well_as_clean_ones(digit_model):
