@@ -269,7 +269,7 @@ def main(argv=None) -> int:
     p.set_defaults(run=predict)
 
     g = sub.add_parser("gui", help="a window to draw a digit in and see the model name it")
-    g.add_argument("--model", default="mnist.h5")
+    g.add_argument("--model", default="mnist.h5", help="model file (default mnist.h5)")
     g.add_argument("--state-file", default=None,
                    help="write what the window shows as JSON after every change (for tests)",
                    )  # fmt: skip

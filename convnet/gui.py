@@ -100,7 +100,7 @@ class DigitApp:
         self._recognise_soon()
 
     def _pen_to(self, event) -> None:
-        if not self.drawing.strokes:  # the press happened before the window had the focus
+        if not self.drawing.strokes:  # cleared (Esc) with the pen down: a new stroke starts
             return self._pen_down(event)
         s = self._scale()
         self.drawing.pen_to(event.x / s, event.y / s)
@@ -201,7 +201,13 @@ class DigitApp:
 
 
 def run(model="mnist.h5", *, state_file=None) -> int:
-    """Open the window and run until it is closed; 2 if no window can be opened."""
+    """Open the window and run until it is closed; 2 if no window can be opened.
+
+    Examples
+    --------
+    >>> run("mnist.h5")  # doctest: +SKIP   (needs a display; returns when the window closes)
+    0
+    """
     try:
         import tkinter as tk
     except ImportError as err:
