@@ -205,7 +205,9 @@ def run(model="mnist.h5", *, state_file=None) -> int:
 
     Examples
     --------
-    >>> run("mnist.h5")  # doctest: +SKIP   (needs a display; returns when the window closes)
+    Needs a display; returns when the window is closed:
+
+    >>> run("mnist.h5")  # doctest: +SKIP
     0
     """
     try:
