@@ -19,7 +19,8 @@ Read the package in this order (each module's docstring says where it sits):
     ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
 
 Beside the path: ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit
-picture to an MNIST-style 28x28 image) and ``cli`` (``python -m convnet``).
+picture to an MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its
+logic, then its Tk window) and ``cli`` (``python -m convnet``).
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m convnet train | evaluate | predict``.
+"""Command line: ``python -m convnet train | evaluate | predict | gui``.
 
 ``train`` is the whole MNIST recipe of the notebook this project descends from, written out
 step by step; ``examples/train_mnist.py`` runs it.
@@ -20,7 +20,7 @@ from convnet import __version__, callbacks, optimizers
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from convnet.model import Sequential
 
-__all__ = ["seed_net", "main"]
+__all__ = ["seed_net", "small_net", "main"]
 
 
 def seed_net(seed=None, dtype="float32") -> Sequential:
@@ -39,6 +39,28 @@ def seed_net(seed=None, dtype="float32") -> Sequential:
         Flatten(),
         Dense(128, activation="relu"),
         Dropout(0.5),
+        Dense(10, activation="softmax"),
+    ], input_shape=(1, 28, 28), seed=seed, dtype=dtype)  # fmt: skip
+
+
+def small_net(seed=None, dtype="float32") -> Sequential:
+    """A LeNet-like CNN 200 times smaller than the seed-net, that trains in seconds.
+
+    Two 5x5 convolutions (8 and 16 filters), each followed by 2x2 max pooling, and one
+    dense layer. Three epochs on 30,000 MNIST images take about 12 s on one core and reach
+    about 97% test accuracy: enough for tests and for measuring preprocessing.
+
+    Examples
+    --------
+    >>> small_net(seed=0).count_params()
+    5994
+    """
+    return Sequential([
+        Conv2D(8, (5, 5), activation="relu"),
+        MaxPool2D((2, 2)),
+        Conv2D(16, (5, 5), activation="relu"),
+        MaxPool2D((2, 2)),
+        Flatten(),
         Dense(10, activation="softmax"),
     ], input_shape=(1, 28, 28), seed=seed, dtype=dtype)  # fmt: skip
 
@@ -67,7 +89,10 @@ def machine_description() -> str:
 #: The options of ``train`` that define a run, with their defaults. A resumed run keeps the
 #: values stored in its checkpoint; only ``epochs`` (the total to reach) may change.
 RUN_DEFAULTS = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "seed": 0,
-                "limit": None}  # fmt: skip
+                "limit": None, "net": "seed"}  # fmt: skip
+
+#: The networks ``train --net`` can build.
+NETS = {"seed": seed_net, "small": small_net}
 
 
 def run_settings(args, stored=None) -> dict:
@@ -78,7 +103,7 @@ def run_settings(args, stored=None) -> dict:
     --------
     >>> from argparse import Namespace
     >>> given = Namespace(epochs=None, batch_size=64, lr=None, optimizer=None, seed=None,
-    ...                   limit=None)
+    ...                   limit=None, net=None)
     >>> run_settings(given)["batch_size"], run_settings(given)["lr"]
     (64, 0.001)
     >>> run_settings(given, stored={"batch_size": 128})
@@ -129,7 +154,7 @@ def train(args) -> int:
         if checkpoint_path.exists():
             print(f"Starting a new run: {checkpoint_path} of an earlier run will be replaced "
                   "(--resume continues it instead)")  # fmt: skip
-        model = seed_net(seed=settings["seed"])
+        model = NETS[settings["net"]](seed=settings["seed"])
         model.compile(optimizer=optimizers.get(settings["optimizer"], learning_rate=settings["lr"]),
                       loss="sparse_categorical_crossentropy")  # fmt: skip
         initial_epoch, earlier = 0, {}
@@ -165,7 +190,7 @@ def train(args) -> int:
         "train_seconds": round(train_seconds, 1),
         "epochs": len(history.get("loss", [])), "batch_size": settings["batch_size"],
         "optimizer": settings["optimizer"], "learning_rate": settings["lr"],
-        "seed": settings["seed"], "train_images": len(x_train),
+        "seed": settings["seed"], "net": settings["net"], "train_images": len(x_train),
         "machine": machine_description(), "convnet_version": __version__,
         "peak_rss_mb": round(peak_rss_mb()),
     }  # fmt: skip
@@ -213,6 +238,12 @@ def predict(args) -> int:
     return 0
 
 
+def gui(args) -> int:
+    from convnet.gui import run
+
+    return run(args.model, state_file=args.state_file)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convnet", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +256,9 @@ def main(argv=None) -> int:
     t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
                    help="default adam")  # fmt: skip
     t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling (default 0)")
+    t.add_argument("--net", choices=sorted(NETS),
+                   help="seed: the notebook's CNN (default); small: a 6k-parameter CNN that "
+                        "trains in seconds (small_net)")  # fmt: skip
     t.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
     t.add_argument("--out", default=".", help="folder for mnist.h5, plots and results.json")
     t.add_argument("--limit", type=int, default=None, help="train on the first N images only")
@@ -242,6 +276,13 @@ def main(argv=None) -> int:
     p.add_argument("images", nargs="+")
     p.add_argument("--model", default="mnist.h5")
     p.set_defaults(run=predict)
+
+    g = sub.add_parser("gui", help="a window to draw a digit in and see the model name it")
+    g.add_argument("--model", default="mnist.h5", help="model file (default mnist.h5)")
+    g.add_argument("--state-file", default=None,
+                   help="write what the window shows as JSON after every change (for tests)",
+                   )  # fmt: skip
+    g.set_defaults(run=gui)
 
     args = parser.parse_args(argv)
     try:

@@ -85,3 +85,13 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(trained, tmp_path
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "none.h5")]) == 2
     assert "train_mnist.py" in capsys.readouterr().err
+
+
+def test_train_net_small_trains_the_small_cnn(tmp_path, capsys):
+    from convnet.io import load_model
+
+    assert main(["train", "--net", "small", "--limit", "2000", "--epochs", "1",
+                 "--out", str(tmp_path), "--verbose", "0"]) == 0  # fmt: skip
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["net"] == "small" and results["train_images"] == 2000
+    assert load_model(tmp_path / "mnist.h5").count_params() == 5994

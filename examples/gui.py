@@ -1,0 +1,17 @@
+"""Draw a digit with the mouse and watch the trained model name it.
+
+    python examples/gui.py                    # uses mnist.h5 (python examples/train_mnist.py)
+    python examples/gui.py --model runs/mnist.h5
+
+The window shows the predicted digit and its confidence, a bar for each class, and the
+28x28 image the model received: the strokes after MNIST-style preprocessing
+(``convnet.preprocess.mnist_style``, the same as ``python -m convnet predict digit.png``).
+Enter or Space recognises, Esc or Delete clears. The same app is ``python -m convnet gui``.
+"""
+
+import sys
+
+from convnet.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["gui", *sys.argv[1:]]))

@@ -1,0 +1,186 @@
+"""The drawing app end to end, in a real X server (Xvfb) with real pointer and key events.
+
+The test starts Xvfb on a free display, opens ``python -m convnet gui`` there, draws a 1 and
+a 0 traced from MNIST test digits with xdotool (pointer down, moves, up), presses the
+shortcuts, and reads what the window shows from the file the app writes with
+``--state-file`` (the texts of its answer and status labels). Screenshots of the X screen
+go to ``tests/artifacts/`` (ignored by git), whose path the test prints.
+
+Needs the Debian packages xvfb and xdotool (``.ci/run`` installs them); skipped without.
+"""
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from traced_digits import SCALE, first_of, trace_one, trace_zero
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TITLE = "convnet: draw a digit"
+
+needs_x = pytest.mark.skipif(
+    not (shutil.which("Xvfb") and shutil.which("xdotool")),
+    reason="needs Xvfb and xdotool: apt-get install xvfb xdotool (.ci/run installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A fresh Xvfb server; Xvfb picks a free display number and writes it to a pipe."""
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 30)
+    number = os.read(read_end, 64).decode().strip() if ready else ""
+    os.close(read_end)
+    if not number:
+        server.kill()
+        pytest.fail(f"Xvfb did not start: {server.communicate()[1].decode()[-2000:]}")
+    yield f":{number}"
+    server.terminate()
+    server.wait(10)
+
+
+class Window:
+    """The app running on ``display``, driven with xdotool, read through its state file."""
+
+    def __init__(self, display, model, state_file):
+        self.display, self.state_file = display, Path(state_file)
+        self.env = {**os.environ, "DISPLAY": display}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "convnet", "gui", "--model", str(model),
+             "--state-file", str(state_file)],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.wait_for(lambda s: s["canvas"]["side"] > 100, "the window to appear")
+
+    def state(self):
+        try:
+            return json.loads(self.state_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def wait_for(self, condition, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the app exited ({self.process.returncode}) waiting for {what}:\n"
+                            f"{self.process.stderr.read()}")  # fmt: skip
+            state = self.state()
+            if state is not None and condition(state):
+                return state
+            time.sleep(0.05)
+        pytest.fail(f"timed out waiting for {what}; last state: {self.state()}")
+
+    def xdotool(self, *args):
+        subprocess.run(["xdotool", *map(str, args)], env=self.env, check=True, timeout=60)
+
+    def draw(self, strokes):
+        """Press, move and release the pointer along ``strokes`` (raster coordinates)."""
+        canvas = self.state()["canvas"]
+        s = canvas["side"] / (28 * SCALE)
+
+        def screen(point):
+            return round(canvas["x"] + point[0] * s), round(canvas["y"] + point[1] * s)
+
+        for stroke in strokes:
+            args = ["mousemove", *screen(stroke[0]), "mousedown", 1]
+            for point in stroke[1:]:
+                args += ["sleep", 0.01, "mousemove", *screen(point)]
+            self.xdotool(*args, "mouseup", 1)
+
+    def key(self, name):
+        """Press a key and wait until the window has acted on it.
+
+        X delivers events in order, so the key's recognition sees every stroke drawn before.
+        """
+        before = self.state()["recognitions"]
+        self.xdotool("key", name)
+        return self.wait_for(lambda s: s["recognitions"] > before and s["trigger"] == "key",
+                             f"the {name} key to act")  # fmt: skip
+
+    def screenshot(self, name):
+        from PIL import ImageGrab
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / name
+        ImageGrab.grab(xdisplay=self.display).save(path)
+        print(f"screenshot: {path}")
+        return path
+
+    def close(self):
+        self.process.terminate()
+        _, err = self.process.communicate(timeout=10)
+        return err
+
+
+@needs_x
+def test_drawing_a_1_and_a_0_in_a_real_window(display, digit_model, tmp_path):
+    from convnet.data import load_mnist
+
+    _, model = digit_model
+    (_, _), (x_test, y_test) = load_mnist()
+    window = Window(display, model, tmp_path / "state.json")
+    try:
+        assert window.state()["status"] == "draw a digit" and window.state()["answer"] == ""
+
+        window.draw(trace_one(first_of(1, x_test, y_test)))
+        # Recognition runs by itself a moment after the pen stops (on a busy machine, maybe
+        # also during the stroke: wait for the answer the whole stroke gets)...
+        shown = window.wait_for(lambda s: s["trigger"] == "pause" and s["answer"] == "1",
+                                "the answer 1 after the pen stops")  # fmt: skip
+        assert shown["status"].endswith("% sure") and shown["strokes"] == 1
+        assert max(shown["probabilities"]) == shown["probabilities"][1]
+        # ... and again on Enter, with the same answer.
+        assert window.key("Return")["answer"] == "1"
+        assert window.screenshot("gui-1.png").stat().st_size > 0
+
+        cleared = window.key("Escape")
+        assert (cleared["answer"], cleared["status"], cleared["strokes"]) == ("", "draw a digit", 0)
+
+        window.draw(trace_zero(first_of(0, x_test, y_test)))
+        assert window.key("space")["answer"] == "0"
+        assert window.screenshot("gui-0.png").stat().st_size > 0
+
+        # A bigger window gives a bigger canvas; the drawing scales with it.
+        side = window.state()["canvas"]["side"]
+        window.xdotool("search", "--name", TITLE, "windowsize", 1000, 760)
+        bigger = window.wait_for(lambda s: s["canvas"]["side"] > side + 100, "a bigger canvas")
+        assert bigger["strokes"] == 1
+        assert window.key("Return")["answer"] == "0"
+        window.screenshot("gui-0-resized.png")
+    finally:
+        err = window.close()
+    assert "Traceback" not in err, err
+
+
+@needs_x
+def test_a_missing_model_is_a_message_in_the_window(display, tmp_path):
+    window = Window(display, tmp_path / "mnist.h5", tmp_path / "state.json")
+    try:
+        window.draw([[(140, 40), (140, 240)]])
+        shown = window.key("Return")
+        assert shown["answer"] == "" and shown["strokes"] == 1
+        assert "no model file" in shown["status"]
+        assert "python examples/train_mnist.py" in shown["status"]
+        window.screenshot("gui-no-model.png")
+    finally:
+        err = window.close()
+    assert "Traceback" not in err, err
+
+
+def test_without_a_display_the_app_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    run = subprocess.run([sys.executable, "-m", "convnet", "gui", "--model", "none.h5"],
+                         env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 2
+    assert "needs a graphical display" in run.stderr and "Traceback" not in run.stderr
