@@ -58,16 +58,20 @@ def im2col_image(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
 
 
 @kernel
-def im2row_image(x, kh, kw, sh, sw, pt, pl, h_out, w_out, rows):
-    """The transpose of :func:`im2col_image`: one patch per *row*, ``rows`` (H_out*W_out, K).
+def im2row_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rows):
+    """The transpose of :func:`im2col_image`: one patch per *row*, for the output rows
+    ``oh_start <= oh < oh_stop`` only, into ``rows`` ((oh_stop - oh_start) * W_out, K).
 
     The forward convolution reads each patch along its ``K`` entries (see
-    :mod:`convnet.gemm`), so it wants the patches stored as rows.
+    :mod:`convnet.gemm`), so it wants the patches stored as rows. ``oh_start=0,
+    oh_stop=H_out`` gives all of them; a range lets two threads share one image.
     """
     n_ch, h_in, w_in = x.shape
     # One output row at a time: its patches (W_out x K numbers) stay in the L1 cache while
     # they are filled, and the reads run along rows of x.
-    for oh in range(h_out):
+    for piece_row in range(oh_stop - oh_start):
+        oh = oh_start + piece_row
+        first = piece_row * w_out  # the row of ``rows`` that holds patch (oh, 0)
         for c in range(n_ch):
             for i in range(kh):
                 h = oh * sh + i - pt
@@ -76,9 +80,9 @@ def im2row_image(x, kh, kw, sh, sw, pt, pl, h_out, w_out, rows):
                     for ow in range(w_out):
                         w = ow * sw + j - pl
                         if 0 <= h < h_in and 0 <= w < w_in:
-                            rows[oh * w_out + ow, r] = x[c, h, w]
+                            rows[first + ow, r] = x[c, h, w]
                         else:
-                            rows[oh * w_out + ow, r] = 0.0
+                            rows[first + ow, r] = 0.0
 
 
 @kernel

@@ -178,5 +178,10 @@ def test_im2row_is_the_transpose_of_im2col(geom):
     cols, (h_out, w_out) = _cols(x, kernel_hw, stride_hw, pads)
     for n in range(x_shape[0]):
         rows = np.full((h_out * w_out, cols.shape[1]), np.nan)
-        im2row_image(x[n], *kernel_hw, *stride_hw, pads[0], pads[2], h_out, w_out, rows)
+        im2row_image(x[n], *kernel_hw, *stride_hw, pads[0], pads[2], 0, h_out, w_out, rows)
         np.testing.assert_array_equal(rows, cols[n].T)
+        # any range of output rows gives the same patches as the whole image
+        start, stop = h_out // 3, h_out - h_out // 4
+        part = np.full(((stop - start) * w_out, cols.shape[1]), np.nan)
+        im2row_image(x[n], *kernel_hw, *stride_hw, pads[0], pads[2], start, stop, w_out, part)
+        np.testing.assert_array_equal(part, rows[start * w_out : stop * w_out])

@@ -13,6 +13,7 @@ from convnet.ops import (
     conv2d_forward,
     conv2d_forward_naive,
 )
+from convnet.ops.conv import FEW_IMAGES
 from convnet.shapes import resolve_padding
 
 BOTH = pytest.mark.parametrize(
@@ -151,9 +152,13 @@ def _draw_arrays(x_shape, w_shape, seed, dtype=np.float64):
     return x, w, b, rng
 
 
-@given(conv_cases())
+# Batches on both sides of FEW_IMAGES: the fast forward pass cuts fewer images into pieces of
+# output rows and hands out larger batches a few whole images at a time.
+@given(conv_cases(max_batch=FEW_IMAGES + 2))
 @example(((2, 3, 7, 6), (2, 3, 3, 2), (2, 3), "same", 0))  # non-square kernel, sh != sw
 @example(((1, 2, 2, 3), (3, 2, 4, 4), 1, (1, 2, 0, 1), 1))  # kernel > input, padding makes it fit
+@example(((FEW_IMAGES - 1, 2, 5, 4), (2, 2, 2, 3), (2, 1), 1, 2))
+@example(((FEW_IMAGES, 2, 5, 4), (2, 2, 2, 3), (2, 1), 1, 3))
 def test_conv_naive_equals_fast(case):
     x_shape, w_shape, stride, padding, seed = case
     x, w, b, rng = _draw_arrays(x_shape, w_shape, seed)

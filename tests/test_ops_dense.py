@@ -8,6 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from convnet.gradcheck import check_op, rel_error
+from convnet.ops import dense as dense_module
 from convnet.ops import (
     dense_backward,
     dense_backward_naive,
@@ -115,6 +116,20 @@ def test_dense_naive_equals_fast(n, d_in, d_out, use_bias, seed):
     else:
         assert db_n is None and db_f is None
 
+
+
+@given(st.integers(1, SMALL_BATCH), st.integers(1, 40), st.integers(1, 40),
+       st.integers(0, 2**32 - 1))  # fmt: skip
+def test_dense_few_rows_split_over_cores_equals_naive(n, d_in, d_out, seed):
+    # Few rows of a large w are split into blocks of w's rows, one work item each, and the
+    # partial products summed. Real layers need w of WEIGHTS_PER_ITEM numbers for that; a
+    # small block size here gives every drawn shape a few blocks.
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.normal(size=(n, d_in)), rng.normal(size=(d_in, d_out)), rng.normal(size=d_out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dense_module, "WEIGHTS_PER_ITEM", 16)
+        out_fast = dense_forward(x, w, b)[0]
+    assert rel_error(dense_forward_naive(x, w, b)[0], out_fast) <= EXACT
 
 @given(st.tuples(*[st.integers(1, 4)] * 4), st.integers(0, 2**32 - 1))
 def test_flatten_naive_equals_fast(shape, seed):

@@ -169,23 +169,30 @@ def conv2d_backward_naive(dout, cache):
 
 
 @kernel(parallel=True)
-def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, relu,
-                         out):  # fmt: skip
-    """out[n] (F, P) = w_mat (F, K) @ patches(x[n]) (K, P) + b, then ReLU if asked."""
+def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, n_pieces,
+                         relu, out):  # fmt: skip
+    """out[n] (F, P) = w_mat (F, K) @ patches(x[n]) (K, P) + b, then ReLU if asked.
+
+    The work is cut into ``n_chunks`` runs of images times ``n_pieces`` runs of output rows
+    (see :func:`_work_items`); each piece of an image is a product of its own."""
     n_img = x.shape[0]
-    n_pos, k_size = h_out * w_out, w_mat.shape[1]
-    for t in prange(n_chunks):  # a few images at a time, with a buffer of their own
-        rows = np.empty((n_pos, k_size), x.dtype)
-        for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
-            out_n = out[n]
-            im2row_image(x[n], kh, kw, sh, sw, pt, pl, h_out, w_out, rows)  # (P, K)
-            gemm_nt(w_mat, rows, out_n, False)  # (F, K) x (P, K)^T -> (F, P)
-            for f in range(out_n.shape[0]):
-                bias = b[f]
-                for p in range(n_pos):
-                    v = out_n[f, p] + bias
+    k_size = w_mat.shape[1]
+    for t in prange(n_chunks * n_pieces):
+        chunk, piece = t // n_pieces, t % n_pieces
+        oh_start, oh_stop = piece * h_out // n_pieces, (piece + 1) * h_out // n_pieces
+        p_start, p_stop = oh_start * w_out, oh_stop * w_out  # the piece's output positions
+        rows = np.empty((p_stop - p_start, k_size), x.dtype)  # a buffer of its own
+        for n in range(chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks):
+            im2row_image(x[n], kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rows)
+            gemm_nt(w_mat, rows, out[n, :, p_start:p_stop], False)  # (F,K) x (P,K)^T -> (F,P)
+            for f in range(out.shape[1]):
+                # a view that starts at 0, so that the compiler sees no negative index and
+                # vectorises the loop
+                out_nf, bias = out[n, f, p_start:p_stop], b[f]
+                for p in range(out_nf.shape[0]):
+                    v = out_nf[p] + bias
                     # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
-                    out_n[f, p] = v if (not relu or not v < 0.0) else 0.0
+                    out_nf[p] = v if (not relu or not v < 0.0) else 0.0
 
 
 @kernel(parallel=True)
@@ -230,9 +237,22 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
 IMAGES_PER_CHUNK = 4
 
 
+#: A forward pass over fewer images than this cuts each image into pieces of output rows, so
+#: that both cores work on it: one image at a time is what a drawing app asks for.
+FEW_IMAGES = 2 * IMAGES_PER_CHUNK
+
+
 def _chunks(n_img: int) -> int:
     """How many pieces of at most ``IMAGES_PER_CHUNK`` images to cut a batch into."""
     return max(1, -(-n_img // IMAGES_PER_CHUNK))
+
+
+def _work_items(n_img: int, h_out: int) -> tuple[int, int]:
+    """``(n_chunks, n_pieces)`` for the forward kernel: runs of images, and for few images
+    runs of output rows within each image, about ``FEW_IMAGES`` work items in all."""
+    if n_img >= FEW_IMAGES:
+        return _chunks(n_img), 1
+    return n_img, max(1, min(h_out, FEW_IMAGES // max(n_img, 1)))
 
 
 def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
@@ -270,9 +290,10 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
     w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
     bias = b if b is not None else np.zeros(n_filt, x.dtype)
     out = np.empty((n_img, n_filt, h_out * w_out), x.dtype)  # (N, F, P): NCHW, no transpose
+    n_chunks, n_pieces = _work_items(n_img, h_out)
     with parallel_chunksize(1):
         _conv_forward_kernel(x, w_mat, bias.astype(x.dtype, copy=False), kh, kw, sh, sw,
-                             pads[0], pads[2], h_out, w_out, _chunks(n_img), relu,
+                             pads[0], pads[2], h_out, w_out, n_chunks, n_pieces, relu,
                              out)  # fmt: skip
     out = out.reshape(n_img, n_filt, h_out, w_out)
     return out, (x, w, b is not None, geometry, out if relu else None)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.gemm import matmul_nt
-from convnet.jit import kernel
+from convnet.jit import kernel, parallel_chunksize, prange
 
 __all__ = [
     "dense_forward",
@@ -136,6 +136,21 @@ def _dense_few_rows_kernel(x, w, out):
                 o[k] += a * w_row[k]
 
 
+#: Weights (D_in x D_out) per parallel work item when few rows are multiplied: below this, one
+#: core does it all, as starting the second one would cost more than it saves.
+WEIGHTS_PER_ITEM = 1 << 17
+
+
+@kernel(parallel=True)
+def _dense_few_rows_in_parallel(x, w, n_items, parts):
+    """``parts[t] = x[:, block t] @ w[block t, :]`` for ``n_items`` blocks of ``w``'s rows; their
+    sum is ``x @ w``. Each core streams through a contiguous part of ``w``."""
+    d_in = x.shape[1]
+    for t in prange(n_items):
+        d0, d1 = t * d_in // n_items, (t + 1) * d_in // n_items
+        _dense_few_rows_kernel(x[:, d0:d1], w[d0:d1], parts[t])
+
+
 def dense_forward(x, w, b):
     """``out = x @ w + b`` with the GEMM kernel. Same contract as :func:`dense_forward_naive`.
 
@@ -154,8 +169,16 @@ def dense_forward(x, w, b):
     _check(x, w, b)
     x = np.ascontiguousarray(x)
     if x.shape[0] <= SMALL_BATCH:
-        out = np.empty((x.shape[0], w.shape[1]), x.dtype)
-        _dense_few_rows_kernel(x, np.ascontiguousarray(w), out)
+        w = np.ascontiguousarray(w)
+        n_items = min(x.shape[1], -(-w.size // WEIGHTS_PER_ITEM))
+        if n_items <= 1:
+            out = np.empty((x.shape[0], w.shape[1]), x.dtype)
+            _dense_few_rows_kernel(x, w, out)
+        else:
+            parts = np.empty((n_items, x.shape[0], w.shape[1]), x.dtype)
+            with parallel_chunksize(1):
+                _dense_few_rows_in_parallel(x, w, n_items, parts)
+            out = parts.sum(axis=0)
     else:
         out = matmul_nt(x, np.ascontiguousarray(w.T))
     if b is not None:
