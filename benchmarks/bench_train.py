@@ -6,12 +6,15 @@ Measures, on random data shaped like MNIST (speed does not depend on the pixel v
 - inference images/s: ``predict`` on batches of 1000;
 - single-image ``predict`` latency after warm-up (median);
 - forward and backward time of every layer, and of the loss and the optimizer step;
-- peak resident memory of this process;
+- peak resident memory of this process once convnet's workloads have run (before PyTorch is
+  loaded);
 - the BLAS library, its core type and thread count, and Numba's thread count.
 
 ``--compare-torch`` builds the same net in PyTorch (when it is importable), with the same
-batch and thread count, and prints convnet/PyTorch ratios. Results go to stdout as a Markdown
-table and, with ``--json FILE``, as JSON.
+batch and thread count, and prints convnet/PyTorch ratios. The two are timed turn about,
+repeat by repeat, so that a slow spell of a shared machine falls on both rather than on
+whichever ran second. Results go to stdout as a Markdown table and, with ``--json FILE``, as
+JSON.
 
 Usage::
 
@@ -57,13 +60,34 @@ def blas_info() -> dict:
 
 def timed(fn, steps: int, repeats: int) -> float:
     """Median over ``repeats`` of the seconds per call; each repeat calls ``fn`` ``steps`` times."""
-    runs = []
+    return timed_in_turn({"": fn}, steps, repeats)[""]
+
+
+def timed_in_turn(fns: dict, steps: int, repeats: int) -> dict:
+    """:func:`timed` for several functions at once, taking turns: repeat 1 of each, then
+    repeat 2 of each, and so on. Returns the median seconds per call of each."""
+    runs = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        runs.append((time.perf_counter() - start) / steps)
-    return statistics.median(runs)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            runs[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(r) for name, r in runs.items()}
+
+
+def latency_in_turn(fns: dict, calls: int, rounds: int = 5) -> dict:
+    """Median seconds of single calls of each function, ``calls`` in all, taken in turns of
+    ``calls // rounds`` calls each."""
+    times = {name: [] for name in fns}
+    per_round = max(1, calls // rounds)
+    for _ in range(max(1, calls // per_round)):
+        for name, fn in fns.items():
+            for _ in range(per_round):
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def fake_mnist(n: int, rng: np.random.Generator):
@@ -75,18 +99,29 @@ def fake_mnist(n: int, rng: np.random.Generator):
 # -- convnet ------------------------------------------------------------------------------------
 
 
-def bench_convnet(args) -> dict:
+def convnet_workloads(args) -> tuple[dict, object]:
+    """The three timed workloads of the seed-net in convnet (warmed up), and the model."""
     rng = np.random.default_rng(0)
     model = seed_net(seed=0)
     model.compile(optimizer=convnet.optimizers.Adam(learning_rate=1e-3),
                   loss="categorical_crossentropy")  # fmt: skip
     x, y = fake_mnist(args.batch_size, rng)
-    step = lambda: model.train_on_batch(x, y)  # noqa: E731
+    xi, _ = fake_mnist(args.infer_batch, rng)
+    one = xi[:1]
+    work = {"train": lambda: model.train_on_batch(x, y),
+            "infer": lambda: model.predict(xi, batch_size=args.infer_batch),
+            "one": lambda: model.predict(one)}  # fmt: skip
     for _ in range(args.warmup):
-        step()
-    train_s = timed(step, args.steps, args.repeats)
+        work["train"]()
+    work["infer"]()
+    for _ in range(20):
+        work["one"]()
+    return work, model
 
-    # Per layer: the same passes the model makes, one layer at a time.
+
+def convnet_details(args, model) -> dict:
+    """Per-layer forward and backward times, the optimizer step, memory and start-up."""
+    x, y = fake_mnist(args.batch_size, np.random.default_rng(0))
     layers = {}
     out = x
     for layer in model.layers:
@@ -104,26 +139,9 @@ def bench_convnet(args) -> dict:
         dout = bwd()
     params, grads = model.parameters(), model.gradients()
     opt_s = timed(lambda: model.optimizer.step(params, grads), args.steps, args.repeats)
-
-    xi, _ = fake_mnist(args.infer_batch, rng)
-    model.predict(xi, batch_size=args.infer_batch)
-    infer_s = timed(lambda: model.predict(xi, batch_size=args.infer_batch), 1, args.repeats)
-    one = xi[:1]
-    for _ in range(20):
-        model.predict(one)
-    latencies = []
-    for _ in range(args.latency_calls):
-        start = time.perf_counter()
-        model.predict(one)
-        latencies.append(time.perf_counter() - start)
     return {
-        "train_images_per_s": args.batch_size / train_s,
-        "train_step_ms": 1e3 * train_s,
-        "infer_images_per_s": args.infer_batch / infer_s,
-        "latency_ms": 1e3 * statistics.median(latencies),
         "layers": layers,
         "optimizer_step_ms": 1e3 * opt_s,
-        "peak_rss_mb": peak_rss_mb(),
         "startup_s": startup_seconds(),
     }
 
@@ -150,7 +168,8 @@ def startup_seconds() -> float:
 # -- PyTorch, the same net ----------------------------------------------------------------------
 
 
-def bench_torch(args) -> dict:
+def torch_workloads(args) -> tuple[dict, dict]:
+    """The same three workloads in PyTorch (warmed up), and PyTorch's version and threads."""
     import torch
     from torch import nn
 
@@ -166,38 +185,53 @@ def bench_torch(args) -> dict:
     rng = np.random.default_rng(0)
     x_np, y_np = fake_mnist(args.batch_size, rng)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.argmax(1))
+    xi = torch.from_numpy(fake_mnist(args.infer_batch, rng)[0])
+    one = xi[:1]
 
-    def step():
+    def train():
+        net.train()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
 
-    net.train()
+    def infer(batch):  # like convnet's predict: class probabilities as a NumPy array
+        net.eval()
+        with torch.inference_mode():
+            return torch.softmax(net(batch), dim=1).numpy()
+
+    work = {"train": train, "infer": lambda: infer(xi), "one": lambda: infer(one)}
     for _ in range(args.warmup):
-        step()
-    train_s = timed(step, args.steps, args.repeats)
-    net.eval()
-    xi = torch.from_numpy(fake_mnist(args.infer_batch, rng)[0])
-    with torch.inference_mode():
-        net(xi)
-        infer_s = timed(lambda: net(xi), 1, args.repeats)
-        one = xi[:1]
-        for _ in range(20):
-            net(one)
-        latencies = []
-        for _ in range(args.latency_calls):
-            start = time.perf_counter()
-            torch.softmax(net(one), dim=1).numpy()
-            latencies.append(time.perf_counter() - start)
-    return {
-        "version": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "train_images_per_s": args.batch_size / train_s,
-        "train_step_ms": 1e3 * train_s,
-        "infer_images_per_s": args.infer_batch / infer_s,
-        "latency_ms": 1e3 * statistics.median(latencies),
-    }
+        train()
+    infer(xi)
+    for _ in range(20):
+        infer(one)
+    return work, {"version": torch.__version__, "threads": torch.get_num_threads()}
+
+
+def run(args) -> dict:
+    """Time convnet (and PyTorch, with ``--compare-torch``) on the three workloads, in turns."""
+    work = {}
+    work["convnet"], model = convnet_workloads(args)
+    # convnet's peak memory, read before PyTorch is loaded into the same process
+    result = {"convnet": {"peak_rss_mb": peak_rss_mb()}}
+    if args.compare_torch:
+        try:
+            work["torch"], result["torch"] = torch_workloads(args)
+        except ImportError:
+            print("PyTorch is not importable; --compare-torch skipped", file=sys.stderr)
+    train = timed_in_turn({k: w["train"] for k, w in work.items()}, args.steps, args.repeats)
+    infer = timed_in_turn({k: w["infer"] for k, w in work.items()}, 1, args.repeats)
+    one = latency_in_turn({k: w["one"] for k, w in work.items()}, args.latency_calls)
+    for name in work:
+        result.setdefault(name, {}).update({
+            "train_images_per_s": args.batch_size / train[name],
+            "train_step_ms": 1e3 * train[name],
+            "infer_images_per_s": args.infer_batch / infer[name],
+            "latency_ms": 1e3 * one[name],
+        })  # fmt: skip
+    result["convnet"].update(convnet_details(args, model))
+    return result
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -219,7 +253,8 @@ def markdown(result: dict) -> str:
             r = t[key] / c[key] if lower_is_better else c[key] / t[key]
             ratio = f"{r:.2f}× {'faster' if r >= 1 else 'slower'}"
         lines.append(f"| {label} | {fmt.format(c[key])} | {theirs} | {ratio} |")
-    lines += ["", f"Peak resident memory (convnet run): {c['peak_rss_mb']:.0f} MB",
+    lines += ["", f"Peak resident memory of convnet's runs (before PyTorch is loaded): "
+              f"{c['peak_rss_mb']:.0f} MB",
               f"Start-up, `import convnet` + first training step (warm Numba cache): "
               f"{c['startup_s']:.2f} s", "",
               "| layer | forward, ms | backward, ms |", "|---|---:|---:|"]  # fmt: skip
@@ -252,13 +287,8 @@ def main(argv=None) -> int:
             "machine": machine_description(),
             "settings": {k: v for k, v in vars(args).items() if k != "json"},
             "blas": blas_info(),
-            "convnet": bench_convnet(args),
+            **run(args),
         }
-    if args.compare_torch:
-        try:
-            result["torch"] = bench_torch(args)
-        except ImportError:
-            print("PyTorch is not importable; --compare-torch skipped", file=sys.stderr)
     print(markdown(result))
     print("\nBLAS: " + ", ".join(f"{k}={v}" for k, v in result["blas"].items()))
     if args.json:
