@@ -35,54 +35,33 @@ import numpy as np
 
 from convnet.jit import kernel, prange
 
-__all__ = ["im2col", "col2im", "im2col_image", "im2row_image", "col2im_image"]
+__all__ = ["im2col", "col2im", "im2col_image", "col2im_image"]
 
 
 @kernel
-def im2col_image(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
-    """Patches of one image ``x`` (C, H, W) into ``cols`` (C*KH*KW, H_out*W_out)."""
+def im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols):
+    """Patches of one image ``x`` (C, H, W) into ``cols`` (C*KH*KW, (oh_stop - oh_start)*W_out):
+    the columns of the output rows ``oh_start <= oh < oh_stop``.
+
+    ``oh_start=0, oh_stop=H_out`` gives the whole image's; a range of rows lets two threads
+    share one image (see :func:`convnet.ops.conv.conv2d_forward`).
+    """
     n_ch, h_in, w_in = x.shape
     for c in range(n_ch):
         for i in range(kh):
             for j in range(kw):
                 r = (c * kh + i) * kw + j
-                for oh in range(h_out):
-                    h = oh * sh + i - pt
+                for piece_row in range(oh_stop - oh_start):
+                    h = (oh_start + piece_row) * sh + i - pt
+                    # the W_out columns of output row oh; a view, indexed from 0 (faster)
+                    dst = cols[r, piece_row * w_out : (piece_row + 1) * w_out]
+                    if h < 0 or h >= h_in:
+                        dst[:] = 0.0
+                        continue
+                    x_row = x[c, h]
                     for ow in range(w_out):
                         w = ow * sw + j - pl
-                        p = oh * w_out + ow
-                        if 0 <= h < h_in and 0 <= w < w_in:
-                            cols[r, p] = x[c, h, w]
-                        else:
-                            cols[r, p] = 0.0
-
-
-@kernel
-def im2row_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rows):
-    """The transpose of :func:`im2col_image`: one patch per *row*, for the output rows
-    ``oh_start <= oh < oh_stop`` only, into ``rows`` ((oh_stop - oh_start) * W_out, K).
-
-    The forward convolution reads each patch along its ``K`` entries (see
-    :mod:`convnet.gemm`), so it wants the patches stored as rows. ``oh_start=0,
-    oh_stop=H_out`` gives all of them; a range lets two threads share one image.
-    """
-    n_ch, h_in, w_in = x.shape
-    # One output row at a time: its patches (W_out x K numbers) stay in the L1 cache while
-    # they are filled, and the reads run along rows of x.
-    for piece_row in range(oh_stop - oh_start):
-        oh = oh_start + piece_row
-        first = piece_row * w_out  # the row of ``rows`` that holds patch (oh, 0)
-        for c in range(n_ch):
-            for i in range(kh):
-                h = oh * sh + i - pt
-                for j in range(kw):
-                    r = (c * kh + i) * kw + j
-                    for ow in range(w_out):
-                        w = ow * sw + j - pl
-                        if 0 <= h < h_in and 0 <= w < w_in:
-                            rows[first + ow, r] = x[c, h, w]
-                        else:
-                            rows[first + ow, r] = 0.0
+                        dst[ow] = x_row[w] if 0 <= w < w_in else 0.0
 
 
 @kernel
@@ -112,7 +91,7 @@ def col2im_image(cols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
 @kernel(parallel=True)
 def _im2col_kernel(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
     for n in prange(x.shape[0]):  # images write disjoint slices of cols
-        im2col_image(x[n], kh, kw, sh, sw, pt, pl, h_out, w_out, cols[n])
+        im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out, cols[n])
 
 
 @kernel(parallel=True)

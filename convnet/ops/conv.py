@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet.gemm import gemm_nt
-from convnet.im2col import col2im_image, im2col_image, im2row_image
+from convnet.gemm import gemm_nn, gemm_nt
+from convnet.im2col import col2im_image, im2col_image
 from convnet.jit import kernel, parallel_chunksize, prange
 from convnet.shapes import pair, resolve_padding, window_output_size
 
@@ -158,9 +158,9 @@ def conv2d_backward_naive(dout, cache):
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast: im2col + the register-tiled GEMM of convnet/gemm.py, one image at a time per thread.
+# Fast: im2col + the register-tiled GEMMs of convnet/gemm.py, one image at a time per thread.
 #
-# Each image's patch matrix (for the seed-net's second convolution 576 x 288 numbers, 0.66 MB)
+# Each image's patch matrix (for the seed-net's second convolution 288 x 576 numbers, 0.66 MB)
 # is made, multiplied and dropped while it is still in the core's cache, instead of building
 # the whole batch's (85 MB at batch 128) and streaming it through memory three times. The
 # backward pass makes the patches again rather than keeping them: copying is cheap next to
@@ -171,26 +171,30 @@ def conv2d_backward_naive(dout, cache):
 @kernel(parallel=True)
 def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, n_pieces,
                          relu, out):  # fmt: skip
-    """out[n] (F, P) = w_mat (F, K) @ patches(x[n]) (K, P) + b, then ReLU if asked.
+    """out[n] (F, P) = w_mat (F, K) @ cols(x[n]) (K, P) + b, then ReLU if asked.
 
     The work is cut into ``n_chunks`` runs of images times ``n_pieces`` runs of output rows
     (see :func:`_work_items`); each piece of an image is a product of its own."""
     n_img = x.shape[0]
-    k_size = w_mat.shape[1]
+    n_filt, k_size = w_mat.shape
     for t in prange(n_chunks * n_pieces):
         chunk, piece = t // n_pieces, t % n_pieces
         oh_start, oh_stop = piece * h_out // n_pieces, (piece + 1) * h_out // n_pieces
         p_start, p_stop = oh_start * w_out, oh_stop * w_out  # the piece's output positions
-        rows = np.empty((p_stop - p_start, k_size), x.dtype)  # a buffer of its own
+        # buffers of its own: the piece's columns and, when an image is cut into pieces,
+        # their product with the kernel (a whole image's goes straight into out[n])
+        cols = np.empty((k_size, p_stop - p_start), x.dtype)
+        prod = np.empty((n_filt, p_stop - p_start if n_pieces > 1 else 0), x.dtype)
         for n in range(chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks):
-            im2row_image(x[n], kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rows)
-            gemm_nt(w_mat, rows, out[n, :, p_start:p_stop], False)  # (F,K) x (P,K)^T -> (F,P)
-            for f in range(out.shape[1]):
-                # a view that starts at 0, so that the compiler sees no negative index and
+            im2col_image(x[n], kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
+            target = out[n] if n_pieces == 1 else prod
+            gemm_nn(w_mat, cols, target, False)  # (F, K) x (K, P) -> (F, P)
+            for f in range(n_filt):  # + bias, ReLU, into place
+                # views that start at 0, so that the compiler sees no negative index and
                 # vectorises the loop
-                out_nf, bias = out[n, f, p_start:p_stop], b[f]
+                out_nf, prod_f, bias = out[n, f, p_start:p_stop], target[f], b[f]
                 for p in range(out_nf.shape[0]):
-                    v = out_nf[p] + bias
+                    v = prod_f[p] + bias
                     # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
                     out_nf[p] = v if (not relu or not v < 0.0) else 0.0
 
@@ -208,7 +212,6 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
     k_size = w_t.shape[0]
     for t in prange(n_chunks):
         cols = np.empty((k_size, n_pos), x.dtype)
-        d_t = np.empty((n_pos, n_filt), x.dtype)
         dcols = np.empty((k_size, n_pos), x.dtype)
         d_masked = np.empty((n_filt, n_pos), x.dtype)
         for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
@@ -221,13 +224,11 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
                 d_n = d_masked
             for f in range(n_filt):
                 db_parts[t, f] += d_n[f].sum()
-            im2col_image(x[n], kh, kw, sh, sw, pt, pl, h_out, w_out, cols)  # (K, P)
+            im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out, cols)  # (K, P)
             gemm_nt(d_n, cols, dw_parts[t], True)  # (F, P) x (K, P)^T -> (F, K), summed
             if need_dx:
-                for f in range(n_filt):  # both factors of w^T @ d[n] must be read along F
-                    for p in range(n_pos):
-                        d_t[p, f] = d_n[f, p]
-                gemm_nt(w_t, d_t, dcols, False)  # (K, F) x (P, F)^T -> (K, P)
+                # summed over only F filters: gemm_nn, which has no per-tile sums to finish
+                gemm_nn(w_t, d_n, dcols, False)  # (K, F) x (F, P) -> (K, P)
                 col2im_image(dcols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
 
 
@@ -300,8 +301,8 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
 
 
 def conv2d_backward(dout, cache, *, need_dx=True):
-    """Gradients by the transposed GEMMs and col2im, image by image. Same contract as the naive
-    version.
+    """Gradients by two GEMMs per image (``dw += d @ cols.T``, ``dcols = w.T @ d``) and
+    col2im. Same contract as the naive version.
 
     Parameters
     ----------
