@@ -117,7 +117,8 @@ def dense_backward_naive(dout, cache):
     return dx, dw, db
 
 
-#: Up to this many rows, ``dense_forward`` reads ``w`` as it lies instead of transposing it.
+#: Up to this many rows, ``dense_forward`` shares out blocks of ``w``'s rows between the
+#: cores (there are too few rows of ``x`` to share), one pass over ``w`` in all.
 SMALL_BATCH = 8
 
 
@@ -125,7 +126,7 @@ SMALL_BATCH = 8
 def _dense_few_rows_kernel(x, w, out):
     """out[n, :] = sum_d x[n, d] * w[d, :]: ``w`` (D_in, D_out) read row by row, once per row
     of ``x``. For one image (a GUI predicting as someone draws) that is one pass over ``w``,
-    where transposing ``w`` for :func:`convnet.gemm.matmul_nt` would cost several."""
+    which is all the work there is: 1.2 M weights against one multiply-add each."""
     n_rows, d_in = x.shape
     for n in range(n_rows):
         o = out[n]
