@@ -123,6 +123,22 @@ class GradcheckReport:
     """Relative error of every analytic gradient against its numerical estimate.
 
     ``str(report)`` is a table a learner can read; ``report.max_error`` is the worst row.
+
+    Examples
+    --------
+    >>> report = GradcheckReport("demo")
+    >>> report.add("dx", (2, 3), 3.2e-10)
+    >>> report.add("dw", (3, 4), 4e-5)
+    >>> report.add("db", (4,), 0.5)
+    >>> print(report)
+    gradient check: demo
+      gradient              shape                 rel. error  verdict
+      dx                    (2, 3)                  3.20e-10  ok
+      dw                    (3, 4)                  4.00e-05  SUSPICIOUS
+      db                    (4,)                    5.00e-01  BUG
+      (ok ≤ 1e-07; suspicious ≤ 1e-02; above that, a bug)
+    >>> report.max_error
+    0.5
     """
 
     title: str
