@@ -35,6 +35,8 @@ __all__ = [
     "check_op",
     "check_layer",
     "check_model",
+    "away_from_zero",
+    "distinct_values",
 ]
 
 #: Thresholds for the verdict column of a report (float64, h = 1e-5).
@@ -116,6 +118,39 @@ def _verdict(err: float) -> str:
     if err <= SUSPICIOUS:
         return "SUSPICIOUS"
     return "BUG"
+
+
+def away_from_zero(shape, rng: np.random.Generator, *, low: float = 0.1, high: float = 2.0):
+    """Random float64 entries of both signs with ``low <= |x| <= high``.
+
+    Inputs for checking ReLU and LeakyReLU: their derivative jumps at 0, and a centred
+    difference that straddles the jump measures neither side. With every entry at least
+    ``low`` from 0, a nudge of ``h = 1e-5`` never crosses it.
+
+    Examples
+    --------
+    >>> x = away_from_zero((2, 3), np.random.default_rng(0))
+    >>> x.shape, bool((np.abs(x) >= 0.1).all())
+    ((2, 3), True)
+    """
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
+
+
+def distinct_values(shape, rng: np.random.Generator, *, spacing: float = 0.1):
+    """Float64 values ``spacing`` apart in random order, centred on 0: no two are equal.
+
+    Inputs for checking max pooling: where two entries of a window tie for the maximum, the
+    gradient goes to one of them and a nudge of either changes which one, so finite
+    differences disagree with any answer. Values 0.1 apart (10,000 times ``h``) never tie.
+
+    Examples
+    --------
+    >>> x = distinct_values((2, 3), np.random.default_rng(0))
+    >>> sorted(np.round(x.ravel(), 1).tolist())
+    [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2]
+    """
+    size = int(np.prod(shape))
+    return (rng.permutation(size) - size // 2).reshape(shape) * spacing
 
 
 @dataclass
