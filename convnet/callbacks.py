@@ -1,6 +1,7 @@
 """Callbacks: code that runs at fixed points of ``Sequential.fit``.
 
-Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "Training".
+Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "How a CNN
+learns" (the training loop).
 
 ``fit`` calls the hooks of every callback, in the order the callbacks were given (the
 History, which ``fit`` always adds, runs first; the progress display last)::

@@ -1,7 +1,8 @@
 """Command line: ``python -m convnet train | evaluate | predict | gui``.
 
-``train`` is the whole MNIST recipe of the notebook this project descends from, written out
-step by step; ``examples/train_mnist.py`` runs it.
+Not on the main reading path: it is where the path is put to use. ``train`` is the whole
+MNIST recipe of the notebook this project descends from, written out step by step;
+``examples/train_mnist.py`` runs it. Docs chapter: "Getting started".
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Pictures of a training run: learning curves, confusion matrix, misclassified digits.
 
-Not on the main reading path (it draws, it does not learn). Uses matplotlib's object-oriented
+Not on the main reading path (it draws, it does not learn). Docs chapter: "Getting started"
+(what a run writes). Uses matplotlib's object-oriented
 API (``Figure``, no ``pyplot``), so it never changes the global backend and works without a
 display.
 """
