@@ -50,5 +50,11 @@ html_title = f"convnet {release}"
 html_static_path: list[str] = []
 pygments_style = "sphinx"
 
-# The figures of the im2col chapter, made by the code they illustrate, on every build.
-figures.main(DOCS / "_figures")
+
+def setup(app):
+    """Draw the figures of the im2col chapter, with the code they illustrate, on every build.
+
+    (In ``setup`` rather than at import, so that importing this file, as pytest's
+    ``--doctest-modules`` does, draws nothing.)
+    """
+    figures.main(DOCS / "_figures")
