@@ -229,6 +229,16 @@ class Sequential:
         Returns
         -------
         out : ndarray, shape (N, *output_shape)
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> from convnet.ops import softmax
+        >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(2,), seed=0)
+        >>> x = np.array([[1.0, 2.0]], np.float32)
+        >>> scores = model.forward(x, logits=True)          # before the final softmax
+        >>> bool(np.allclose(model.forward(x), softmax(scores)))
+        True
         """
         out = self._prepare_input(x)
         last = len(self.layers) - 1
@@ -241,7 +251,18 @@ class Sequential:
 
         ``need_dx=False`` (what training uses) lets the first layer skip that last gradient,
         which nothing reads, and returns None.
-        """
+
+        Examples
+        --------
+        Every gradient has the shape of what it is the gradient of:
+
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(3), Dense(2)], input_shape=(4,), seed=0)
+        >>> out = model.forward(np.ones((5, 4), np.float32), training=True)
+        >>> dx = model.backward(np.ones_like(out))
+        >>> dx.shape, {name: g.shape for name, g in model.gradients().items()}
+        ((5, 4), {'dense/kernel': (4, 3), 'dense/bias': (3,), 'dense_1/kernel': (3, 2), 'dense_1/bias': (2,)})
+        """  # noqa: E501
         first = self.layers[0]
         for layer in reversed(self.layers):
             dout = layer.backward(dout, need_dx=need_dx or layer is not first)
