@@ -21,6 +21,10 @@ Read the package in this order (each module's docstring says where it sits):
 Beside the path: ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit
 picture to an MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its
 logic, then its Tk window) and ``cli`` (``python -m convnet``).
+
+The documentation (``docs/``, a Sphinx site: see the README) walks the same path, with the
+equations of every op derived beside the lines that implement them; its page "Reading the
+source" repeats this list with the chapter that explains each module.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,7 @@
 """Callbacks: code that runs at fixed points of ``Sequential.fit``.
 
-Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "Training".
+Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "How a CNN
+learns" (the training loop).
 
 ``fit`` calls the hooks of every callback, in the order the callbacks were given (the
 History, which ``fit`` always adds, runs first; the progress display last)::
@@ -43,7 +44,25 @@ __all__ = [
 
 
 class Callback:
-    """Base class: every hook does nothing. ``self.model`` is set by ``fit``."""
+    """Base class: every hook does nothing. ``self.model`` is set by ``fit``.
+
+    Examples
+    --------
+    A callback overrides the hooks it needs; this one counts the batches ``fit`` trains on:
+
+    >>> from convnet import Sequential, layers
+    >>> class CountBatches(Callback):
+    ...     batches = 0
+    ...     def on_batch_end(self, batch, logs=None):
+    ...         self.batches += 1
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> counter = CountBatches()
+    >>> _ = model.fit(np.zeros((10, 3), np.float32), np.zeros(10, np.int64), epochs=2,
+    ...               batch_size=4, callbacks=[counter], verbose=0)
+    >>> counter.batches                     # 2 epochs of ceil(10 / 4) = 3 batches
+    6
+    """
 
     model = None
 
@@ -122,6 +141,19 @@ class ModelCheckpoint(Callback):
         'auto' maximises names containing "acc" and minimises the rest.
     save_best_only : bool
     verbose : int
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from convnet import Sequential, layers
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> every = ModelCheckpoint(folder / "epoch-{epoch}.h5", save_best_only=False)
+    >>> _ = model.fit(np.ones((8, 3), np.float32), np.zeros(8, np.int64), epochs=2,
+    ...               callbacks=[every], verbose=0)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['epoch-1.h5', 'epoch-2.h5']
     """
 
     def __init__(self, filepath, monitor="val_loss", mode="auto", save_best_only=True,
@@ -174,6 +206,20 @@ class TrainingCheckpoint(Callback):
     ----------
     history : dict
         The whole run's logs, earlier epochs included.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from convnet import Sequential, layers
+    >>> from convnet.io import load_checkpoint
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.h5"
+    >>> x, y = np.ones((8, 3), np.float32), np.zeros(8, np.int64)
+    >>> _ = model.fit(x, y, epochs=2, callbacks=[TrainingCheckpoint(path)], verbose=0)
+    >>> ckpt = load_checkpoint(path)
+    >>> ckpt.epoch, len(ckpt.history["loss"]), ckpt.model.optimizer.iterations
+    (2, 2, 2)
     """
 
     def __init__(self, filepath, *, history=None, settings=None):
@@ -249,7 +295,14 @@ class LearningRateScheduler(Callback):
 
     Examples
     --------
+    >>> from convnet import Sequential, layers
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     >>> halve = LearningRateScheduler(lambda epoch, lr: lr * 0.5 if epoch > 0 else lr)
+    >>> history = model.fit(np.ones((4, 3), np.float32), np.zeros(4, np.int64), epochs=3,
+    ...                     callbacks=[halve], verbose=0)
+    >>> history.history["learning_rate"]
+    [0.01, 0.005, 0.0025]
     """
 
     def __init__(self, schedule, verbose=0):
@@ -270,6 +323,18 @@ class TerminateOnNaN(Callback):
 
     A diverging run (learning rate too high, say) otherwise fills every weight with NaN and
     goes on wasting time.
+
+    Examples
+    --------
+    >>> class Dummy: stop_training = False
+    >>> guard = TerminateOnNaN()
+    >>> guard.set_model(Dummy())
+    >>> guard.on_batch_end(0, {"loss": 2.3})
+    >>> guard.model.stop_training
+    False
+    >>> guard.on_batch_end(1, {"loss": float("nan")})
+    >>> guard.model.stop_training, guard.model.stop_reason[:40]
+    (True, 'the loss became nan at epoch 1, batch 2;')
     """
 
     def __init__(self):
@@ -307,6 +372,16 @@ class ProgressLogger(Callback):
         as in a CI log or a file); 2: always one line per epoch.
     stream : file object
         Where to write (default: stderr for bars, stdout for lines).
+
+    Examples
+    --------
+    ``fit`` calls the hooks; here they are called by hand to show the line of ``verbose=2``:
+
+    >>> log = ProgressLogger(verbose=2)
+    >>> log.on_train_begin({"epochs": 3, "samples": 1000})
+    >>> log.on_epoch_begin(0)
+    >>> log.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.75, "seconds": 2.5, "img_per_s": 400.0})
+    Epoch 1/3 - 2.5s - 400 img/s - loss: 0.5000 - accuracy: 0.7500
     """
 
     def __init__(self, verbose=1, stream=None):

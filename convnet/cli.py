@@ -1,7 +1,8 @@
 """Command line: ``python -m convnet train | evaluate | predict | gui``.
 
-``train`` is the whole MNIST recipe of the notebook this project descends from, written out
-step by step; ``examples/train_mnist.py`` runs it.
+Not on the main reading path: it is where the path is put to use. ``train`` is the whole
+MNIST recipe of the notebook this project descends from, written out step by step;
+``examples/train_mnist.py`` runs it. Docs chapter: "Getting started".
 """
 
 from __future__ import annotations
@@ -245,6 +246,16 @@ def gui(args) -> int:
 
 
 def main(argv=None) -> int:
+    """Run ``python -m convnet`` with the arguments ``argv`` (default: the command line's).
+
+    Returns the exit status: 0 on success, 2 when a file is missing or an argument is wrong
+    (the error is printed to stderr as one line that says what to do).
+
+    Examples
+    --------
+    >>> main(["evaluate", "--model", "no-such-model.h5"])
+    2
+    """
     parser = argparse.ArgumentParser(prog="python -m convnet", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -1,6 +1,7 @@
 """MNIST: read and write IDX files, find or download the four files, split them as the notebook did.
 
-Reading order: ... → model → callbacks → **13. data** → io. Docs chapter: "Data: MNIST".
+Reading order: ... → model → callbacks → **13. data** → file I/O. Docs chapter: "How a CNN
+learns" (the data) and the walkthrough notebook ``examples/mnist_walkthrough.ipynb``.
 
 MNIST comes as four IDX files, usually gzip-compressed. An IDX file is a tiny header followed
 by the raw numbers, row-major (C order)::

@@ -35,6 +35,8 @@ __all__ = [
     "check_op",
     "check_layer",
     "check_model",
+    "away_from_zero",
+    "distinct_values",
 ]
 
 #: Thresholds for the verdict column of a report (float64, h = 1e-5).
@@ -118,11 +120,60 @@ def _verdict(err: float) -> str:
     return "BUG"
 
 
+def away_from_zero(shape, rng: np.random.Generator, *, low: float = 0.1, high: float = 2.0):
+    """Random float64 entries of both signs with ``low <= |x| <= high``.
+
+    Inputs for checking ReLU and LeakyReLU: their derivative jumps at 0, and a centred
+    difference that straddles the jump measures neither side. With every entry at least
+    ``low`` from 0, a nudge of ``h = 1e-5`` never crosses it.
+
+    Examples
+    --------
+    >>> x = away_from_zero((2, 3), np.random.default_rng(0))
+    >>> x.shape, bool((np.abs(x) >= 0.1).all())
+    ((2, 3), True)
+    """
+    return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(low, high, size=shape)
+
+
+def distinct_values(shape, rng: np.random.Generator, *, spacing: float = 0.1):
+    """Float64 values ``spacing`` apart in random order, centred on 0: no two are equal.
+
+    Inputs for checking max pooling: where two entries of a window tie for the maximum, the
+    gradient goes to one of them and a nudge of either changes which one, so finite
+    differences disagree with any answer. Values 0.1 apart (10,000 times ``h``) never tie.
+
+    Examples
+    --------
+    >>> x = distinct_values((2, 3), np.random.default_rng(0))
+    >>> sorted(np.round(x.ravel(), 1).tolist())
+    [-0.3, -0.2, -0.1, 0.0, 0.1, 0.2]
+    """
+    size = int(np.prod(shape))
+    return (rng.permutation(size) - size // 2).reshape(shape) * spacing
+
+
 @dataclass
 class GradcheckReport:
     """Relative error of every analytic gradient against its numerical estimate.
 
     ``str(report)`` is a table a learner can read; ``report.max_error`` is the worst row.
+
+    Examples
+    --------
+    >>> report = GradcheckReport("demo")
+    >>> report.add("dx", (2, 3), 3.2e-10)
+    >>> report.add("dw", (3, 4), 4e-5)
+    >>> report.add("db", (4,), 0.5)
+    >>> print(report)
+    gradient check: demo
+      gradient              shape                 rel. error  verdict
+      dx                    (2, 3)                  3.20e-10  ok
+      dw                    (3, 4)                  4.00e-05  SUSPICIOUS
+      db                    (4,)                    5.00e-01  BUG
+      (ok ≤ 1e-07; suspicious ≤ 1e-02; above that, a bug)
+    >>> report.max_error
+    0.5
     """
 
     title: str

@@ -596,6 +596,22 @@ def load_model(path, *, compile: bool = True) -> Sequential:
         Not an HDF5 file, not a Keras model file, damaged or truncated; a layer or option
         convnet does not have; weights that do not fit the architecture; soft or external
         links.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from convnet.layers import Dense
+    >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "mnist.h5"
+    >>> model.save(path)
+    >>> loaded = load_model(path)
+    >>> loaded.layers[0].name, loaded.loss.name
+    ('dense', 'sparse_categorical_crossentropy')
+    >>> loaded.optimizer
+    SGD(learning_rate=0.01, momentum=0.0, nesterov=False)
+    >>> load_model(path, compile=False).optimizer is None
+    True
     """
     return _read_model(path, compile=compile)[0]
 
@@ -605,6 +621,17 @@ def load_weights(model: Sequential, path) -> None:
 
     Layers are matched in order, as Keras does, and every shape is checked before any weight
     changes: on error the model is as it was.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from convnet.layers import Dense
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.h5"
+    >>> save_weights(Sequential([Dense(3)], input_shape=(4,), seed=0), path)
+    >>> load_weights(Sequential([Dense(5)], input_shape=(4,), seed=0), path)  # doctest:+ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../w.h5: weight sequential/dense/kernel is float32 (4, 3); dense needs a ...
     """
     if not model.built:
         raise ValueError(f"{model.name}: build the model before loading weights into it")
@@ -673,7 +700,22 @@ def save_checkpoint(model: Sequential, path, *, epoch: int, history=None, settin
 
 
 def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (see there for an example).
+    """Read a checkpoint written by :func:`save_checkpoint` (see there for a round trip).
+
+    Examples
+    --------
+    A model file is not a checkpoint: it lacks the record of where training stopped.
+
+    >>> import tempfile, pathlib
+    >>> from convnet.layers import Dense
+    >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "mnist.h5"
+    >>> model.save(path)
+    >>> load_checkpoint(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../mnist.h5 is a model file, not a checkpoint: it lacks the convnet_resume ...
 
     Raises
     ------

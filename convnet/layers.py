@@ -88,6 +88,23 @@ class Layer:
         Applied after the layer's own op (Conv2D, Dense).
     implementation : 'fast' or 'naive'
         Which of the op pairs to call.
+
+    Examples
+    --------
+    The whole contract in a layer of one's own: ``_forward`` keeps a cache, ``_backward``
+    returns ``dx``.
+
+    >>> class Double(Layer):
+    ...     def _forward(self, x, training):
+    ...         self._cache = ()              # nothing to remember: the derivative is 2
+    ...         return 2 * x
+    ...     def _backward(self, dout):
+    ...         return 2 * dout
+    >>> layer = Double()
+    >>> layer.forward(np.array([[1.0, -3.0]]))
+    array([[ 2., -6.]])
+    >>> layer.backward(np.array([[1.0, 1.0]]))
+    array([[2., 2.]])
     """
 
     keras_name: str | None = None  # the Keras class name, where it differs
@@ -619,14 +636,26 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Activation):
-    """``1 / (1 + exp(-x))`` as a layer."""
+    """``1 / (1 + exp(-x))`` as a layer.
+
+    Examples
+    --------
+    >>> Sigmoid().forward(np.array([[0.0, 1000.0]]))
+    array([[0.5, 1. ]])
+    """
 
     def __init__(self, **kwargs):
         super().__init__("sigmoid", **kwargs)
 
 
 class Tanh(Activation):
-    """``tanh(x)`` as a layer."""
+    """``tanh(x)`` as a layer.
+
+    Examples
+    --------
+    >>> Tanh().forward(np.array([[0.0, -1000.0]]))
+    array([[ 0., -1.]])
+    """
 
     def __init__(self, **kwargs):
         super().__init__("tanh", **kwargs)

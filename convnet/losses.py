@@ -26,7 +26,17 @@ __all__ = ["Loss", "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "
 
 
 class Loss:
-    """Mean softmax cross-entropy over a batch. Subclasses fix the label format."""
+    """Mean softmax cross-entropy over a batch. Subclasses fix the label format.
+
+    Examples
+    --------
+    The loss takes logits and returns the gradient with respect to them, ``(p - y) / N``:
+
+    >>> loss = SparseCategoricalCrossentropy()
+    >>> value, cache = loss.forward(np.array([[0.0, 0.0]]), np.array([1]))
+    >>> round(value, 4), loss.backward(cache)               # ln 2, (p - y) / 1
+    (0.6931, array([[ 0.5, -0.5]]))
+    """
 
     name = "loss"
 

@@ -130,7 +130,15 @@ class Sequential:
         return self.layers[-1].output_shape if self.built else None
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """Every parameter array, by name ``layer/param`` (the live arrays, not copies)."""
+        """Every parameter array, by name ``layer/param`` (the live arrays, not copies).
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(4), Dense(2)], input_shape=(3,), seed=0)
+        >>> {name: p.shape for name, p in model.parameters().items()}
+        {'dense/kernel': (3, 4), 'dense/bias': (4,), 'dense_1/kernel': (4, 2), 'dense_1/bias': (2,)}
+        """  # noqa: E501
         return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.params.items()}
 
     def gradients(self) -> dict[str, np.ndarray]:
@@ -141,7 +149,28 @@ class Sequential:
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print) -> None:
-        """Print a Keras-style table: layer (type), output shape, parameter count."""
+        """Print a Keras-style table: layer (type), output shape, parameter count.
+
+        Examples
+        --------
+        >>> from convnet.layers import Conv2D, Dense, Flatten, MaxPool2D
+        >>> Sequential([Conv2D(4, 3, activation="relu"), MaxPool2D(2), Flatten(),
+        ...             Dense(10, activation="softmax")], input_shape=(1, 8, 8)).summary()
+        Model: "sequential"
+        --------------------------------------------------------------------------
+        Layer (type)                      Output Shape                     Param #
+        ==========================================================================
+        input (Input)                     (None, 1, 8, 8)                        0
+        conv2d (Conv2D)                   (None, 4, 6, 6)                       40
+        max_pooling2d (MaxPool2D)         (None, 4, 3, 3)                        0
+        flatten (Flatten)                 (None, 36)                             0
+        dense (Dense)                     (None, 10)                           370
+        ==========================================================================
+        Total params: 410 (0.00 MB, float32)
+        Trainable params: 410
+        Non-trainable params: 0
+        --------------------------------------------------------------------------
+        """
         if not self.built:
             raise ValueError(
                 f"{self.name}: the model is not built yet; give input_shape= or call "
@@ -200,6 +229,16 @@ class Sequential:
         Returns
         -------
         out : ndarray, shape (N, *output_shape)
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> from convnet.ops import softmax
+        >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(2,), seed=0)
+        >>> x = np.array([[1.0, 2.0]], np.float32)
+        >>> scores = model.forward(x, logits=True)          # before the final softmax
+        >>> bool(np.allclose(model.forward(x), softmax(scores)))
+        True
         """
         out = self._prepare_input(x)
         last = len(self.layers) - 1
@@ -212,7 +251,18 @@ class Sequential:
 
         ``need_dx=False`` (what training uses) lets the first layer skip that last gradient,
         which nothing reads, and returns None.
-        """
+
+        Examples
+        --------
+        Every gradient has the shape of what it is the gradient of:
+
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(3), Dense(2)], input_shape=(4,), seed=0)
+        >>> out = model.forward(np.ones((5, 4), np.float32), training=True)
+        >>> dx = model.backward(np.ones_like(out))
+        >>> dx.shape, {name: g.shape for name, g in model.gradients().items()}
+        ((5, 4), {'dense/kernel': (4, 3), 'dense/bias': (3,), 'dense_1/kernel': (3, 2), 'dense_1/bias': (2,)})
+        """  # noqa: E501
         first = self.layers[0]
         for layer in reversed(self.layers):
             dout = layer.backward(dout, need_dx=need_dx or layer is not first)
@@ -232,7 +282,19 @@ class Sequential:
             'sparse_categorical_crossentropy' (integer labels).
         metrics : list of str, optional
             Accepted for Keras compatibility; accuracy is always reported.
-        """
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(4,), seed=0)
+        >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        >>> model.optimizer, model.loss_name
+        (SGD(learning_rate=0.01, momentum=0.0, nesterov=False), 'sparse_categorical_crossentropy')
+        >>> Sequential([Dense(3)], input_shape=(4,)).compile(loss="categorical_crossentropy")
+        Traceback (most recent call last):
+        ...
+        ValueError: sequential: categorical_crossentropy expects probabilities, so the last layer must end in a softmax (activation='softmax'); or pass a loss with from_logits=True
+        """  # noqa: E501
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         if self.layers and not self.loss.from_logits and not self._ends_in_softmax():
@@ -292,6 +354,19 @@ class Sequential:
             Before the update.
         accuracy : float
             Fraction of the batch classified correctly, before the update.
+
+        Examples
+        --------
+        Ten classes and weights that know nothing yet: the first loss is about ln 10 = 2.30.
+
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(10, activation="softmax", kernel_initializer="zeros")],
+        ...                    input_shape=(5,), seed=0)
+        >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        >>> x, y = np.ones((4, 5), np.float32), np.array([0, 1, 2, 3])
+        >>> loss, acc = model.train_on_batch(x, y)
+        >>> round(loss, 4), model.optimizer.iterations
+        (2.3026, 1)
         """
         loss, z = self.loss_and_gradients(x, y)
         self.optimizer.step(self.parameters(), self.gradients())
@@ -327,6 +402,22 @@ class Sequential:
         -------
         History
             ``history.history`` maps 'loss', 'accuracy', 'val_loss', ... to per-epoch lists.
+
+        Examples
+        --------
+        Two clusters of points, one per class, learnt in a few epochs:
+
+        >>> from convnet.layers import Dense
+        >>> rng = np.random.default_rng(0)
+        >>> y = rng.integers(0, 2, size=200)
+        >>> x = (rng.normal(size=(200, 2)) + 3 * y[:, None]).astype(np.float32)
+        >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(2,), seed=0)
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        >>> history = model.fit(x, y, epochs=5, batch_size=20, verbose=0)
+        >>> sorted(history.history)
+        ['accuracy', 'img_per_s', 'learning_rate', 'loss', 'seconds']
+        >>> history.history["loss"][-1] < history.history["loss"][0]
+        True
         """
         from convnet.callbacks import History, ProgressLogger
 
@@ -420,6 +511,14 @@ class Sequential:
         Returns
         -------
         ndarray, shape (N, *output_shape)
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(4,), seed=0)
+        >>> p = model.predict(np.ones((5, 4), np.float32))
+        >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
+        ((5, 3), True)
         """
         x = self._prepare_input(x)
         outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
@@ -431,6 +530,16 @@ class Sequential:
         Returns
         -------
         (loss, accuracy) : tuple of float
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(4, activation="softmax", kernel_initializer="zeros")],
+        ...                    input_shape=(2,), seed=0)
+        >>> model.compile(loss="sparse_categorical_crossentropy")
+        >>> loss, acc = model.evaluate(np.ones((8, 2), np.float32), np.zeros(8, np.int64))
+        >>> round(loss, 4)                          # a uniform guess over 4 classes: ln 4
+        1.3863
         """
         self._require_compiled()
         self._check_pair(x, y)

@@ -1,6 +1,7 @@
 """Pictures of a training run: learning curves, confusion matrix, misclassified digits.
 
-Not on the main reading path (it draws, it does not learn). Uses matplotlib's object-oriented
+Not on the main reading path (it draws, it does not learn). Docs chapter: "Getting started"
+(what a run writes). Uses matplotlib's object-oriented
 API (``Figure``, no ``pyplot``), so it never changes the global backend and works without a
 display.
 """
@@ -25,6 +26,20 @@ def plot_history(history: dict, path) -> Path:
         'val_accuracy'.
     path : str or Path
         Where to write the PNG.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> history = {"loss": [0.9, 0.4], "accuracy": [0.7, 0.9],
+    ...            "val_loss": [0.5, 0.3], "val_accuracy": [0.85, 0.92]}
+    >>> plot_history(history, folder / "curves.png").stat().st_size > 0
+    True
     """
     fig = Figure(figsize=(10, 4), layout="constrained")
     epochs = np.arange(1, len(history["loss"]) + 1)
@@ -57,7 +72,15 @@ def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
 
 
 def plot_confusion(y_true, y_pred, path, n_classes: int = 10) -> Path:
-    """The confusion matrix as an annotated heat map."""
+    """The confusion matrix as an annotated heat map, titled with the number of errors.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "confusion.png"
+    >>> plot_confusion([0, 1, 2, 2], [0, 1, 2, 1], path, n_classes=3).exists()
+    True
+    """
     m = confusion_matrix(y_true, y_pred, n_classes)
     fig = Figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.subplots()
@@ -87,6 +110,14 @@ def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int 
     y_true, y_pred : ndarray, shape (N,)
     probabilities : ndarray, shape (N, K), optional
         When given, the confidence of each wrong prediction is shown too.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> images = np.random.default_rng(0).random((4, 1, 28, 28))
+    >>> path = Path(tempfile.mkdtemp()) / "misclassified.png"
+    >>> plot_misclassified(images, np.array([1, 2, 3, 4]), np.array([1, 7, 3, 9]), path).exists()
+    True
     """
     wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:n]
     cols = 6

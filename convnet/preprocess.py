@@ -41,6 +41,17 @@ def load_image(path) -> np.ndarray:
 
     Colour is converted to grey (ITU-R 601 luma, PIL's "L"); transparent pixels count as
     paper, of the grey level most of the picture has.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> path = Path(tempfile.mkdtemp()) / "digit.png"
+    >>> Image.new("RGB", (3, 2), (255, 255, 255)).save(path)      # white paper, 3 wide, 2 high
+    >>> load_image(path)
+    array([[1., 1., 1.],
+           [1., 1., 1.]], dtype=float32)
     """
     from PIL import Image
 

@@ -1,7 +1,8 @@
 """Shape arithmetic: how big is the output of a convolution or a pooling window?
 
-Reading order: **1. shapes** → gradcheck → jit → gemm → im2col → ops → layers → losses →
-optimizers → model → callbacks → data → file I/O. Docs chapter: "Convolution" (output size).
+Reading order: **1. shapes** → gradcheck → jit → gemm → im2col → ops → initializers → layers →
+losses → optimizers → model → callbacks → data → file I/O. Docs chapter: "Convolution" (output
+size).
 
 Every sliding-window op in convnet (convolution, max and average pooling) shares the same
 geometry. A window of ``KH x KW`` slides over an input of ``H x W`` that has been padded with

@@ -60,6 +60,20 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     assert "training, images/s" in text and "BLAS:" in text
 
 
-@pytest.mark.parametrize("script", ["bench_ops", "bench_train"])
+@pytest.mark.parametrize("script", ["bench_ops", "bench_train", "bench_compile"])
 def test_benchmarks_say_how_to_run_them(script):
     assert "Usage::" in _load(script).__doc__
+
+
+def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys):
+    bench = _load("bench_compile")
+    out = tmp_path / "compile.json"
+    assert bench.main(["--step", "gemm", "--warm-runs", "1", "--no-plain",
+                       "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    for run in ("cold", "warm"):
+        for key in ("import_s", "first_step_s", "first_step_cpu_s", "second_step_s"):
+            assert _positive(result[run][key]), (run, key, result[run][key])
+    # The cold run compiled the GEMM kernel and its parallel driver into the cache folder.
+    assert result["cached_kernels"] >= 2 and result["cache_bytes"] > 0
+    assert "| first step, CPU |" in capsys.readouterr().out

@@ -39,8 +39,16 @@ def display():
         pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     os.close(write_end)
-    ready, _, _ = select.select([read_end], [], [], 30)
-    number = os.read(read_end, 64).decode().strip() if ready else ""
+    # Xvfb writes the number and then "\n" in a second write, and dies if that one fails:
+    # read up to the newline before closing the pipe.
+    received, deadline = b"", time.monotonic() + 30
+    while b"\n" not in received and time.monotonic() < deadline:
+        ready, _, _ = select.select([read_end], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(read_end, 64) if ready else b""
+        if not chunk:
+            break
+        received += chunk
+    number = received.decode().strip()
     os.close(read_end)
     if not number:
         server.kill()

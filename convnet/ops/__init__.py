@@ -1,9 +1,11 @@
 """The ops: pure forward/backward function pairs, each written twice (naive and fast).
 
 Reading order: ... → im2col → **6. ops** (conv, pool, dense, activations, dropout,
-softmax) → layers → ... Every ``*_forward(...)`` returns ``(out, cache)``; every
-``*_backward(dout, cache)`` returns the gradient of the input first, then of each parameter.
-The ``*_naive`` twin of each has the same signature and is there to be read.
+softmax) → initializers → layers → ... Docs: one chapter per op.
+
+Every ``*_forward(...)`` returns ``(out, cache)``; every ``*_backward(dout, cache)`` returns
+the gradient of the input first, then of each parameter. The ``*_naive`` twin of each has the
+same signature and is there to be read.
 """
 
 from convnet.ops.activations import *  # noqa: F403

@@ -8,7 +8,7 @@ Forward, for image ``n``, filter ``f`` and output position ``(oh, ow)`` (eq. con
     out[n, f, oh, ow] = b[f] + sum_{c, i, j} w[f, c, i, j] * xp[n, c, oh*sh + i, ow*sw + j]
 
 where ``xp`` is ``x`` zero-padded by ``(top, bottom, left, right)``. Backward, given
-``dout = ∂L/∂out`` (eq. conv-bwd)::
+``dout = ∂L/∂out`` (eqs. conv-bwd-b, conv-bwd-w, conv-bwd-x)::
 
     db[f]          = sum_{n, oh, ow} dout[n, f, oh, ow]
     dw[f, c, i, j] = sum_{n, oh, ow} dout[n, f, oh, ow] * xp[n, c, oh*sh + i, ow*sw + j]

@@ -1,6 +1,6 @@
 """Softmax, and softmax fused with categorical cross-entropy.
 
-Reading order: ... → dropout → **6. ops: softmax** → layers → losses → ... Docs chapter:
+Reading order: ... → dropout → **6. ops: softmax** → initializers → layers → ... Docs chapter:
 "Softmax and cross-entropy".
 
 Softmax turns a row of ``K`` scores (logits) into probabilities. Subtracting the row maximum
@@ -243,6 +243,17 @@ def softmax_cross_entropy_forward(z, y):
 
 
 def softmax_cross_entropy_backward(cache):
-    """Fast fused backward: ``(p - y) / N``."""
+    """Fast fused backward: ``(p - y) / N``.
+
+    Returns
+    -------
+    dz : ndarray, shape (N, K)
+
+    Examples
+    --------
+    >>> loss, cache = softmax_cross_entropy_forward(np.zeros((1, 2)), np.array([0]))
+    >>> softmax_cross_entropy_backward(cache)
+    array([[-0.5,  0.5]])
+    """
     p, t = cache
     return (p - t) / p.dtype.type(p.shape[0])

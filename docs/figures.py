@@ -1,0 +1,121 @@
+"""Draw the figures of the im2col chapter from convnet's own im2col and col2im.
+
+    python docs/figures.py [FOLDER]        # default: docs/_figures
+
+The Sphinx build (``docs/conf.py``) runs this on every build, so the pictures always show
+what the code does: every number in them is computed by :func:`convnet.im2col.im2col` or
+:func:`convnet.im2col.col2im`, not typed in.
+
+- ``im2col.png``: a 4x4 image, the 3x3 grid of 2x2 patches a stride-1 convolution sees, and
+  the 4x9 matrix im2col makes of them, one patch per column;
+- ``im2col-stride2.png``: the same for a 5x5 image with a 3x3 kernel, stride 2 and one pixel
+  of zero padding, where the padding shows up as zeros in the columns;
+- ``col2im-overlap.png``: col2im of a matrix of ones, which counts how many patches cover each
+  pixel (how many terms the backward pass adds into each entry of ``dx``), for a 3x3 kernel at
+  strides 1 and 2 on a 7x7 image.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from convnet.im2col import col2im, im2col
+from convnet.shapes import resolve_padding, window_output_size
+
+#: One colour per highlighted patch (matplotlib's default cycle, colour-blind friendly enough).
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+
+
+def geometry(hw, kernel, stride, padding):
+    """``(pads, out_hw)`` for a square kernel and stride, as the convolution works them out."""
+    pads = resolve_padding(padding, hw, (kernel, kernel), (stride, stride))
+    return pads, window_output_size(hw, (kernel, kernel), (stride, stride), pads)
+
+
+def draw_grid(ax, values, title, fmt="{:g}", shade=None):
+    """A matrix as a grid of cells with its numbers written in; ``shade`` (same shape, 0 to 1)
+    greys cells, 1 being a mid grey that the numbers stay readable on."""
+    rows, cols = values.shape
+    ax.imshow(np.zeros_like(values) if shade is None else shade, cmap="Greys", vmin=0, vmax=2,
+              extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))  # fmt: skip
+    for r in range(rows):
+        for c in range(cols):
+            ax.text(c, r, fmt.format(values[r, c]), ha="center", va="center", fontsize=9)
+    ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
+    ax.grid(which="minor", color="0.6", linewidth=0.6)
+    ax.tick_params(which="both", length=0, labelsize=8)
+    ax.set_title(title, fontsize=10)
+
+
+def im2col_figure(path, *, size, kernel, stride, padding, highlight):
+    """The image, its patches and im2col's columns side by side, a few patches in colour."""
+    x = np.arange(float(size * size)).reshape(1, 1, size, size)
+    pads, (h_out, w_out) = geometry((size, size), kernel, stride, padding)
+    cols = im2col(x, (kernel, kernel), (stride, stride), pads, (h_out, w_out))[0]
+
+    fig = Figure(figsize=(3.2 + 0.55 * cols.shape[1], 3.6), layout="constrained")
+    ax_img, ax_cols = fig.subplots(1, 2, width_ratios=[size + 2, cols.shape[1]])
+    padded = np.pad(x[0, 0], ((pads[0], pads[1]), (pads[2], pads[3])))
+    in_padding = np.pad(np.zeros((size, size)), ((pads[0], pads[1]), (pads[2], pads[3])),
+                        constant_values=0.5)  # fmt: skip
+    draw_grid(ax_img, padded, f"image {size}x{size}" + (", zero-padded" if sum(pads) else ""),
+              shade=in_padding)  # fmt: skip
+    ax_img.set_xticks(range(padded.shape[1]), [str(i - pads[2]) for i in range(padded.shape[1])])
+    ax_img.set_yticks(range(padded.shape[0]), [str(i - pads[0]) for i in range(padded.shape[0])])
+    draw_grid(ax_cols, cols, f"im2col: {cols.shape[0]} x {cols.shape[1]}, one patch a column")
+    ax_cols.set_xticks(range(cols.shape[1]), [f"{p // w_out},{p % w_out}" for p in
+                                              range(cols.shape[1])], rotation=90)  # fmt: skip
+    ax_cols.set_yticks(range(cols.shape[0]), [f"{i},{j}" for i in range(kernel)
+                                              for j in range(kernel)])  # fmt: skip
+    ax_cols.set_xlabel("output position (oh, ow)", fontsize=8)
+    ax_cols.set_ylabel("kernel tap (i, j)", fontsize=8)
+    for colour, (oh, ow) in zip(COLOURS, highlight, strict=False):
+        top, left = oh * stride, ow * stride  # in padded coordinates
+        ax_img.add_patch(Rectangle((left - 0.45, top - 0.45), kernel - 0.1, kernel - 0.1,
+                                   fill=False, edgecolor=colour, linewidth=2.5))  # fmt: skip
+        p = oh * w_out + ow
+        ax_cols.add_patch(Rectangle((p - 0.45, -0.45), 0.9, cols.shape[0] - 0.1, fill=False,
+                                    edgecolor=colour, linewidth=2.5))  # fmt: skip
+    fig.suptitle(f"{kernel}x{kernel} kernel, stride {stride}, padding {pads[0]}: "
+                 f"{h_out}x{w_out} output positions", fontsize=10)  # fmt: skip
+    fig.savefig(path, dpi=110)
+
+
+def overlap_figure(path, *, size=7, kernel=3, strides=(1, 2)):
+    """col2im of ones: how many patches cover each pixel, at each stride."""
+    fig = Figure(figsize=(3.3 * len(strides), 3.5), layout="constrained")
+    for ax, stride in zip(fig.subplots(1, len(strides)), strides, strict=True):
+        pads, out_hw = geometry((size, size), kernel, stride, "valid")
+        ones = np.ones((1, kernel * kernel, out_hw[0] * out_hw[1]))
+        counts = col2im(ones, (1, 1, size, size), (kernel, kernel), (stride, stride), pads, out_hw)
+        draw_grid(ax, counts[0, 0], f"stride {stride}: {out_hw[0]}x{out_hw[1]} patches",
+                  shade=counts[0, 0] / (kernel * kernel))  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"col2im(ones): patches covering each pixel, {kernel}x{kernel} kernel on "
+                 f"{size}x{size}", fontsize=10)  # fmt: skip
+    fig.savefig(path, dpi=110)
+
+
+def main(folder) -> list[Path]:
+    """Write every figure into ``folder``; the paths written."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / name for name in ("im2col.png", "im2col-stride2.png",
+                                        "col2im-overlap.png")]  # fmt: skip
+    im2col_figure(paths[0], size=4, kernel=2, stride=1, padding="valid",
+                  highlight=[(0, 0), (1, 2)])  # fmt: skip
+    im2col_figure(paths[1], size=5, kernel=3, stride=2, padding=1, highlight=[(0, 0), (1, 2)])
+    overlap_figure(paths[2])
+    return paths
+
+
+if __name__ == "__main__":
+    for written in main(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / "_figures"):
+        print(written)

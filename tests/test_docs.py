@@ -1,0 +1,70 @@
+"""The reading path stays true: every module of convnet says where it sits on it and names
+docs chapters that exist, and the package docstring lists every module.
+
+(The docs themselves are built by ``sphinx-build -W`` in CI; their ``>>>`` examples run as
+doctests through ``--doctest-glob``.)"""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = sorted(p for p in (ROOT / "convnet").rglob("*.py") if p.name != "__main__.py")
+
+
+def _docstring(path):
+    """The module's docstring with its line breaks folded into single spaces."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return " ".join(doc.split())
+
+
+def _chapter_titles():
+    """The first heading of every Markdown page in docs/, backticks dropped."""
+    titles = []
+    for page in (ROOT / "docs").glob("*.md"):
+        heading = next(line for line in page.read_text(encoding="utf-8").splitlines()
+                       if line.startswith("# "))  # fmt: skip
+        titles.append(heading[2:].replace("`", "").strip())
+    return titles
+
+
+def _module_name(path):
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_module_name)
+def test_every_module_says_where_it_sits_and_which_chapter_explains_it(path):
+    doc = _docstring(path)
+    assert "Reading order" in doc or "reading path" in doc or path.name == "__init__.py", (
+        f"{_module_name(path)}: its docstring should say where it sits on the reading path"
+    )
+    # A chapter is named in quotes after "Docs chapter:" / "Docs chapters:"; each must be the
+    # start of a page's title.
+    titles = _chapter_titles()
+    named = re.findall(r'Docs chapters?:\s*((?:"[^"]+"(?:\s*\([^)]*\))?(?:,\s*|\s+and\s+)?)+)',
+                       doc)  # fmt: skip
+    for group in named:
+        for chapter in re.findall(r'"([^"]+)"', group):
+            assert any(title.startswith(chapter) for title in titles), (
+                f"{_module_name(path)} names the chapter {chapter!r}, which docs/ lacks; "
+                f"the chapters are {sorted(titles)}"
+            )
+
+
+def test_modules_on_the_path_name_a_chapter():
+    missing = [_module_name(p) for p in MODULES
+               if "Reading order" in _docstring(p) and "Docs chapter" not in _docstring(p)
+               and not p.name == "__init__.py"]  # fmt: skip
+    assert missing == []
+
+
+def test_the_package_docstring_lists_every_module():
+    listed = _docstring(ROOT / "convnet" / "__init__.py")
+    for path in MODULES:
+        name = path.stem if path.name != "__init__.py" else path.parent.name
+        if path.parent.name == "ops" and path.name != "__init__.py":
+            continue  # the ops are listed together as "ops"
+        assert f"``{name}``" in listed or name == "convnet", f"{name} is not in the reading order"
