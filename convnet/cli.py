@@ -67,7 +67,17 @@ def small_net(seed=None, dtype="float32") -> Sequential:
 
 
 def peak_rss_mb() -> float:
-    """The most memory this process has held so far, in MB (its peak resident set size)."""
+    """The most memory this process has held so far, in MB (its peak resident set size).
+
+    Examples
+    --------
+    >>> peak = peak_rss_mb()
+    >>> 1 < peak < 1e6                                    # megabytes on every platform
+    True
+    >>> big = np.ones(50_000_000, np.uint8)               # 50 MB more, touched
+    >>> peak_rss_mb() >= peak                             # a peak never goes down
+    True
+    """
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -75,7 +85,14 @@ def peak_rss_mb() -> float:
 
 
 def machine_description() -> str:
-    """One line naming the CPU, core count, Python, NumPy and BLAS settings of this run."""
+    """One line naming the CPU, core count, Python, NumPy and BLAS settings of this run.
+
+    Examples
+    --------
+    >>> line = machine_description()
+    >>> f"{os.cpu_count()} cores" in line and f"NumPy {np.__version__}" in line
+    True
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:

@@ -132,12 +132,19 @@ def keras_layouts(model: Sequential) -> dict:
     after a Flatten of ``(C, H, W)`` images, whose rows follow the flatten order; ``None``
     where the layouts agree (biases, other dense kernels).
 
+    Examples
+    --------
+    >>> from convnet.layers import Conv2D, Dense, Flatten
+    >>> model = Sequential([Conv2D(2, 3), Flatten(), Dense(3)], input_shape=(1, 4, 4))
+    >>> keras_layouts(model)
+    {'conv2d/kernel': 'conv', 'conv2d/bias': None, 'dense/kernel': ('chw', (2, 2, 2)), 'dense/bias': None}
+
     Raises
     ------
     ValueError
         A Flatten of images whose output reaches the model's output without a Dense: its
         values would come out in a different order in Keras.
-    """
+    """  # noqa: E501
     layouts, flattened = {}, None
     for layer in model.layers:
         for name in layer.params:

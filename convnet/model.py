@@ -89,7 +89,18 @@ class Sequential:
     # -- structure ---------------------------------------------------------------------------
 
     def add(self, layer: Layer) -> None:
-        """Append a layer (before the model is built)."""
+        """Append a layer (before the model is built).
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential()
+        >>> model.add(Dense(8, activation="relu"))
+        >>> model.add(Dense(2))
+        >>> model.build((4,))
+        >>> model.output_shape
+        (2,)
+        """
         if not isinstance(layer, Layer):
             raise ValueError(f"{self.name}: expected a Layer, got {type(layer).__name__}")
         if self.built:
@@ -97,7 +108,18 @@ class Sequential:
         self.layers.append(layer)
 
     def build(self, input_shape=None) -> None:
-        """Create every layer's weights, passing each output shape on to the next layer."""
+        """Create every layer's weights, passing each output shape on to the next layer.
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(3)], seed=0)       # no input_shape: not built yet
+        >>> model.built
+        False
+        >>> model.build((5,))
+        >>> model.layers[0].params["kernel"].shape       # (D_in, D_out)
+        (5, 3)
+        """
         shape = tuple(input_shape if input_shape is not None else self.input_shape or ())
         if not shape:
             raise ValueError(f"{self.name}: give input_shape=(C, H, W) to build the model")
@@ -142,10 +164,28 @@ class Sequential:
         return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.params.items()}
 
     def gradients(self) -> dict[str, np.ndarray]:
-        """The gradients from the last backward pass, with the same names as parameters()."""
+        """The gradients from the last backward pass, with the same names as parameters().
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+        >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        >>> loss, logits = model.loss_and_gradients(np.ones((4, 3)), np.array([0, 1, 0, 1]))
+        >>> {name: g.shape for name, g in model.gradients().items()}
+        {'dense/kernel': (3, 2), 'dense/bias': (2,)}
+        """
         return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.grads.items()}
 
     def count_params(self) -> int:
+        """How many numbers the model learns, over all its layers.
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> Sequential([Dense(4), Dense(2)], input_shape=(3,)).count_params()  # 3*4+4 + 4*2+2
+        26
+        """
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=print) -> None:
@@ -324,7 +364,20 @@ class Sequential:
             )
 
     def compute_loss(self, x, y, *, training: bool = False) -> float:
-        """The loss of one batch, without gradients."""
+        """The loss of one batch, without gradients.
+
+        Examples
+        --------
+        A model that gives every class the same score is as unsure as can be: the loss is
+        ln 2 for two classes.
+
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+        >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        >>> model.layers[0].params["kernel"][:] = 0.0
+        >>> round(float(model.compute_loss(np.ones((4, 3)), np.array([0, 1, 0, 1]))), 4)
+        0.6931
+        """
         self._require_compiled()
         self._check_pair(x, y)
         z = self.forward(x, training=training, logits=True)
@@ -337,6 +390,19 @@ class Sequential:
         -------
         loss : float
         logits : ndarray, shape (N, K)
+
+        Examples
+        --------
+        The scores come back before the softmax; every layer now holds its gradients.
+
+        >>> from convnet.layers import Dense
+        >>> net = Sequential([Dense(5, activation="relu"), Dense(3, activation="softmax")],
+        ...                  input_shape=(2,), seed=1)
+        >>> net.compile(optimizer="adam", loss="categorical_crossentropy")
+        >>> x, y = np.array([[0.5, -1.0]]), np.array([[0.0, 0.0, 1.0]])
+        >>> loss, logits = net.loss_and_gradients(x, y)
+        >>> logits.shape, [layer.grads["kernel"].shape for layer in net.layers]
+        ((1, 3), [(2, 5), (5, 3)])
         """
         self._require_compiled()
         self._check_pair(x, y)
@@ -486,19 +552,59 @@ class Sequential:
     # -- files (see convnet.io: the Keras HDF5 layout) ------------------------------------------
 
     def save(self, path, *, metadata=None, include_optimizer=True) -> None:
-        """Write the model to a Keras HDF5 file (see :func:`convnet.io.save_model`)."""
+        """Write the model to a Keras HDF5 file (see :func:`convnet.io.save_model`).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from convnet import load_model
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.h5")
+        >>> model.save(path)
+        >>> x = np.ones((1, 3), np.float32)
+        >>> np.array_equal(load_model(path).predict(x), model.predict(x))
+        True
+        """
         from convnet.io import save_model
 
         save_model(self, path, metadata=metadata, include_optimizer=include_optimizer)
 
     def save_weights(self, path) -> None:
-        """Write only the weights (see :func:`convnet.io.save_weights`)."""
+        """Write only the weights (see :func:`convnet.io.save_weights`).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from convnet.layers import Dense
+        >>> path = os.path.join(tempfile.mkdtemp(), "weights.h5")
+        >>> Sequential([Dense(2)], input_shape=(3,), seed=0).save_weights(path)
+        >>> os.path.getsize(path) > 0
+        True
+        """
         from convnet.io import save_weights
 
         save_weights(self, path)
 
     def load_weights(self, path) -> None:
-        """Set the weights from a weights or model file (see :func:`convnet.io.load_weights`)."""
+        """Set the weights from a weights or model file (see :func:`convnet.io.load_weights`).
+
+        Examples
+        --------
+        Two models of the same architecture, seeded differently, agree once one has the
+        other's weights:
+
+        >>> import os, tempfile
+        >>> from convnet.layers import Dense
+        >>> path = os.path.join(tempfile.mkdtemp(), "weights.h5")
+        >>> first = Sequential([Dense(2)], input_shape=(3,), seed=0)
+        >>> second = Sequential([Dense(2)], input_shape=(3,), seed=1)
+        >>> first.save_weights(path)
+        >>> second.load_weights(path)
+        >>> x = np.ones((1, 3), np.float32)
+        >>> np.array_equal(first.predict(x), second.predict(x))
+        True
+        """
         from convnet.io import load_weights
 
         load_weights(self, path)
