@@ -124,7 +124,7 @@ def test_redrawn_digits_are_recognised_as_well_as_clean_ones(digit_model):
     points as often as the clean digits. Shrinking the page (the naive way) is far worse.
 
     Measured with the session's small model (conftest.digit_model): clean 96.8%, redrawn and
-    MNIST-style 96.8%, plain resize 10.7% (31.9% if the page is first inverted).
+    MNIST-style 96.7%, plain resize 10.8% (32.1% if the page is first inverted).
     """
     from convnet.data import load_mnist, to_images
 
