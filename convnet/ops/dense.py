@@ -205,7 +205,7 @@ def dense_backward(dout, cache):
     """
     x, w, b = cache
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
-    dx = matmul_nt(dout, np.ascontiguousarray(w))
+    dx = matmul_nt(dout, w)
     dw = matmul_nn(x.T, dout)
     return dx, dw, (dout.sum(axis=0) if b is not None else None)
 
