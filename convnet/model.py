@@ -439,7 +439,7 @@ class Sequential:
         return loss, accuracy(z, y)
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, seed=None,
-            callbacks=None, verbose="auto", initial_epoch=0):  # fmt: skip
+            callbacks=None, verbose="auto", initial_epoch=0, augment=None):  # fmt: skip
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches, as Keras's ``fit``.
 
         Parameters
@@ -463,6 +463,12 @@ class Sequential:
             2 one line per epoch. 'auto' is 1.
         initial_epoch : int
             Epoch to start at (when resuming).
+        augment : callable, optional
+            ``augment(x_batch, rng) -> x_batch``, applied to every training batch before the
+            step (never to ``validation_data``), e.g. :func:`convnet.augment.random_shift`.
+            ``rng`` is a Generator made from ``seed`` and the epoch's number, so the run stays
+            reproducible and a resumed run draws what the uninterrupted one would have. The
+            loss and accuracy logged for training are then those of the augmented batches.
 
         Returns
         -------
@@ -518,6 +524,9 @@ class Sequential:
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
             order = order_rng.permutation(n) if shuffle else np.arange(n)
+            # a stream of its own for each epoch: SeedSequence's spawn keys keep it apart
+            # from the shuffling's stream and from every other epoch's
+            augment_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,)))
             start = time.perf_counter()
             loss_sum = correct = 0.0
             seen = 0
@@ -525,7 +534,8 @@ class Sequential:
                 idx = order[i : i + batch_size]
                 for cb in callbacks:
                     cb.on_batch_begin(batch, {"size": len(idx)})
-                loss, acc = self.train_on_batch(x[idx], y[idx])
+                x_batch = x[idx] if augment is None else augment(x[idx], augment_rng)
+                loss, acc = self.train_on_batch(x_batch, y[idx])
                 seen += len(idx)
                 loss_sum += loss * len(idx)
                 correct += acc * len(idx)

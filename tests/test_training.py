@@ -1,5 +1,6 @@
 """fit / evaluate / predict, callbacks, saving and loading, and short seeded MNIST runs."""
 
+import functools
 import io
 import math
 import os
@@ -9,6 +10,7 @@ import pytest
 
 from convnet import Sequential, callbacks, optimizers
 from convnet import layers as L
+from convnet.augment import random_shift
 from convnet.cli import seed_net
 from convnet.io import load_checkpoint, load_model
 
@@ -127,9 +129,12 @@ def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no leftovers
 
 
-def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("augment", [None, functools.partial(random_shift, max_shift=1)],
+                         ids=["plain", "shifted"])  # fmt: skip
+def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, augment):
     x, y = blobs()
-    fit = dict(batch_size=16, seed=5, verbose=0, validation_data=blobs(30, seed=1))
+    fit = dict(batch_size=16, seed=5, verbose=0, validation_data=blobs(30, seed=1),
+               augment=augment)  # fmt: skip
     straight = tiny_net()
     straight.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     history = straight.fit(x, y, epochs=3, **fit).history
