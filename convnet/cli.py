@@ -8,6 +8,7 @@ MNIST recipe of the notebook this project descends from, written out step by ste
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -107,7 +108,11 @@ def machine_description() -> str:
 #: The options of ``train`` that define a run, with their defaults. A resumed run keeps the
 #: values stored in its checkpoint; only ``epochs`` (the total to reach) may change.
 RUN_DEFAULTS = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "seed": 0,
-                "limit": None, "net": "seed"}  # fmt: skip
+                "limit": None, "net": "seed", "shift": 1}  # fmt: skip
+
+#: What a checkpoint written before an option existed did: runs before ``--shift`` were not
+#: shifted.
+BEFORE_OPTION = {"shift": 0}
 
 #: The networks ``train --net`` can build.
 NETS = {"seed": seed_net, "small": small_net}
@@ -121,9 +126,11 @@ def run_settings(args, stored=None) -> dict:
     --------
     >>> from argparse import Namespace
     >>> given = Namespace(epochs=None, batch_size=64, lr=None, optimizer=None, seed=None,
-    ...                   limit=None, net=None)
+    ...                   limit=None, net=None, shift=None)
     >>> run_settings(given)["batch_size"], run_settings(given)["lr"]
     (64, 0.001)
+    >>> run_settings(given, stored={"batch_size": 64})["shift"]  # a run from before --shift
+    0
     >>> run_settings(given, stored={"batch_size": 128})
     Traceback (most recent call last):
     ...
@@ -135,13 +142,29 @@ def run_settings(args, stored=None) -> dict:
         if stored is None:
             settings[key] = default if given is None else given
             continue
-        recorded = stored.get(key, default)
+        recorded = stored.get(key, BEFORE_OPTION.get(key, default))
         option = "--" + key.replace("_", "-")
         if given is not None and given != recorded and key != "epochs":
             raise ValueError(f"the checkpoint's run used {option} {recorded}; resume without "
                              f"{option} {given}, or start a new run in another --out folder")
         settings[key] = recorded if given is None else given
     return settings
+
+
+def shifts(max_shift: int):
+    """The ``augment`` for ``fit`` that ``--shift`` asks for: None for 0, else random shifts
+    of up to ``max_shift`` pixels (:func:`convnet.augment.random_shift`).
+
+    Examples
+    --------
+    >>> shifts(0) is None, shifts(2).keywords
+    (True, {'max_shift': 2})
+    """
+    from convnet.augment import random_shift
+
+    if max_shift < 0:
+        raise ValueError(f"--shift must be 0 (no shifts) or more, got {max_shift}")
+    return functools.partial(random_shift, max_shift=max_shift) if max_shift else None
 
 
 def train(args) -> int:
@@ -157,6 +180,7 @@ def train(args) -> int:
                                 "training, or give the --out folder of the interrupted run")
     checkpoint = load_checkpoint(checkpoint_path) if args.resume else None
     settings = run_settings(args, checkpoint.settings if checkpoint else None)
+    augment = shifts(settings["shift"])
 
     # 1. Data: the notebook's stratified 48,000 / 12,000 split; the test set waits until the end.
     mnist = data.load_mnist_split(args.data_dir)
@@ -187,7 +211,7 @@ def train(args) -> int:
         x_train, y_train, epochs=settings["epochs"], initial_epoch=initial_epoch,
         batch_size=settings["batch_size"], validation_data=(mnist.x_val, mnist.y_val),
         seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver],
-        verbose=args.verbose,
+        verbose=args.verbose, augment=augment,
     )  # fmt: skip
     train_seconds = time.perf_counter() - started
     if model.stop_reason:
@@ -208,7 +232,8 @@ def train(args) -> int:
         "train_seconds": round(train_seconds, 1),
         "epochs": len(history.get("loss", [])), "batch_size": settings["batch_size"],
         "optimizer": settings["optimizer"], "learning_rate": settings["lr"],
-        "seed": settings["seed"], "net": settings["net"], "train_images": len(x_train),
+        "seed": settings["seed"], "net": settings["net"], "shift": settings["shift"],
+        "train_images": len(x_train),
         "machine": machine_description(), "convnet_version": __version__,
         "peak_rss_mb": round(peak_rss_mb()),
     }  # fmt: skip
@@ -287,6 +312,9 @@ def main(argv=None) -> int:
     t.add_argument("--net", choices=sorted(NETS),
                    help="seed: the notebook's CNN (default); small: a 6k-parameter CNN that "
                         "trains in seconds (small_net)")  # fmt: skip
+    t.add_argument("--shift", type=int,
+                   help="move each training image by up to this many pixels each way, afresh "
+                        "every batch (default 1; 0 trains on the images as they are)")  # fmt: skip
     t.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
     t.add_argument("--out", default=".", help="folder for mnist.h5, plots and results.json")
     t.add_argument("--limit", type=int, default=None, help="train on the first N images only")

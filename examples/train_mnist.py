@@ -1,6 +1,8 @@
-"""Train the seed-net on MNIST, the way the notebook this project descends from did.
+"""Train the seed-net on MNIST with the network, split and optimizer of the notebook this
+project descends from, plus random shifts of the training images by up to one pixel.
 
-    python examples/train_mnist.py                 # 12 epochs, Adam 1e-3, batch 128
+    python examples/train_mnist.py                 # 12 epochs, Adam 1e-3, batch 128, --shift 1
+    python examples/train_mnist.py --shift 0       # the notebook's recipe exactly: no shifts
     python examples/train_mnist.py --limit 5000 --epochs 2     # a quick look
     python examples/train_mnist.py --resume        # continue an interrupted run in --out
     python examples/train_mnist.py --net small --epochs 3   # a 6k-parameter CNN, ~25 s
@@ -11,7 +13,9 @@ Steps (each is a few lines of ``convnet.cli.train``, worth reading):
    the notebook's stratified 48,000/12,000 train/validation split;
 2. build the seed-net and print its summary;
 3. fit with a progress bar per epoch, validating after each and writing ``checkpoint.h5``
-   (weights, optimizer state, epoch, history; ``--resume`` continues from it);
+   (weights, optimizer state, epoch, history; ``--resume`` continues from it); every
+   training batch is moved by a random whole pixel or none each way (``--shift``, see
+   ``convnet.augment``);
 4. evaluate once on the 10,000 test images and print ``Test loss`` / ``Test accuracy``;
 5. save ``mnist.h5`` (Keras's HDF5 layout: ``keras.models.load_model`` opens it) and PNG
    plots (learning curves, confusion matrix, misclassified digits) into --out.

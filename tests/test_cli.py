@@ -30,6 +30,7 @@ def test_train_writes_model_plots_and_results(trained, capsys):
         assert (trained / name).stat().st_size > 0, name
     results = json.loads((trained / "results.json").read_text())
     assert results["train_images"] == 2000 and results["epochs"] == 1
+    assert results["shift"] == 1  # the default: training images shifted by up to 1 pixel
     assert 0.8 < results["test_accuracy"] <= 1.0
     assert "cores" in results["machine"]
     assert 50 < results["peak_rss_mb"] < 24_000  # MB: what the process really held, not 0
@@ -80,6 +81,8 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(trained, tmp_path
     assert "the checkpoint's run used --batch-size 64" in capsys.readouterr().err
     assert main(["train", "--resume", "--out", str(tmp_path)]) == 2
     assert "checkpoint.h5" in capsys.readouterr().err
+    assert main(["train", "--shift", "-1", "--out", str(tmp_path)]) == 2
+    assert "--shift must be 0 (no shifts) or more, got -1" in capsys.readouterr().err
 
 
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
