@@ -178,16 +178,17 @@ class Layer:
 
     # -- the passes ----------------------------------------------------------------------------
 
-    def _check_input(self, x):
+    def _check_input(self, x, finite=True):
         want = len(self.input_shape) + 1
-        check_array(x, ndim=want, name=f"{self.name} ({type(self).__name__})")
+        check_array(x, ndim=want, name=f"{self.name} ({type(self).__name__})", finite=finite)
         if x.shape[1:] != self.input_shape:
             raise ValueError(
                 f"{self.name} ({type(self).__name__}): expected input of shape "
                 f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}"
             )
 
-    def forward(self, x, *, training: bool = False, logits: bool = False):
+    def forward(self, x, *, training: bool = False, logits: bool = False,
+                check_finite: bool = True):  # fmt: skip
         """Run the layer on a batch and keep what backward needs.
 
         Parameters
@@ -198,6 +199,10 @@ class Layer:
         logits : bool
             Skip a softmax activation and return the scores before it (the loss fuses
             softmax with cross-entropy for stability).
+        check_finite : bool
+            Raise a ValueError naming this layer if ``x`` holds NaN or Inf. The model turns
+            it off for its inner layers at inference, where it checks its output instead
+            (see :meth:`convnet.model.Sequential.forward`).
 
         Returns
         -------
@@ -207,7 +212,7 @@ class Layer:
             if not isinstance(x, np.ndarray) or x.ndim < 2:
                 raise ValueError(f"{type(self).__name__}: expected a batch (N, ...), got {x!r}")
             self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else None)
-        self._check_input(x)
+        self._check_input(x, finite=check_finite)
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         z = self._forward(x, training)
@@ -321,14 +326,14 @@ class Conv2D(Layer):
         if self.use_bias:
             self.params["bias"] = self.bias_initializer((self.filters,), rng, self.dtype)
 
-    def _check_input(self, x):
+    def _check_input(self, x, finite=True):
         if isinstance(x, np.ndarray) and x.ndim == 4 and x.shape[1] != self.input_shape[0]:
             raise ValueError(
                 f"{self.name} (Conv2D): input has {x.shape[1]} channels but the layer was built "
                 f"for {self.input_shape[0]} (input shape {x.shape}, kernel shape "
                 f"{self.params['kernel'].shape})"
             )
-        super()._check_input(x)
+        super()._check_input(x, finite)
 
     def _fuses_activation(self):
         return self.activation == "relu"

@@ -169,6 +169,20 @@ def test_input_errors_name_the_layer():
         model.predict(np.zeros((28, 28), np.float32))
 
 
+def test_nan_made_inside_the_model_is_traced_to_the_layer_that_received_it():
+    """At inference only the first layer checks its input; the output check finds the rest."""
+    model = seed_net(seed=0)
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    model.layers[1].params["kernel"][0, 0, 0, 0] = np.nan  # conv2d_1 makes NaN of finite input
+    with pytest.raises(ValueError, match=r"max_pooling2d \(MaxPool2D\).*NaN or Inf"):
+        model.predict(x)
+    with pytest.raises(ValueError, match=r"max_pooling2d \(MaxPool2D\).*NaN or Inf"):
+        model.forward(x, training=True)  # in training every layer checks as it goes
+    fresh = seed_net(seed=0)
+    fresh.layers[-1].params["bias"][3] = np.nan  # made by the last layer: returned, as Keras does
+    assert np.isnan(fresh.predict(x)).all()
+
+
 def test_compile_checks_the_final_softmax():
     model = Sequential([L.Dense(3)], input_shape=(4,))
     with pytest.raises(ValueError, match="must end in a softmax"):

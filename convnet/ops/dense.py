@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.gemm import matmul_nn, matmul_nt
-from convnet.jit import kernel, parallel_chunksize, prange
+from convnet.jit import kernel, prange
 
 __all__ = [
     "dense_forward",
@@ -177,8 +177,9 @@ def dense_forward(x, w, b):
             _dense_few_rows_kernel(x, w, out)
         else:
             parts = np.empty((n_items, x.shape[0], w.shape[1]), x.dtype)
-            with parallel_chunksize(1):
-                _dense_few_rows_in_parallel(x, w, n_items, parts)
+            # in equal shares fixed in advance (Numba's default): handing the blocks out one
+            # at a time, parallel_chunksize(1), took 5 us more here, a tenth of the product
+            _dense_few_rows_in_parallel(x, w, n_items, parts)
             out = parts.sum(axis=0)
     else:
         out = matmul_nn(x, w)
