@@ -290,13 +290,19 @@ class Sequential:
             # Run again with every layer checking: the error then names the first layer that
             # received a NaN or Inf. (If only the last layer made them, they are returned.)
             out = self._run_layers(x, training, logits, check_every_layer=True)
+        if not training and any(np.may_share_memory(out, kept) for layer in self.layers
+                                for kept in layer._kept.values()):  # fmt: skip
+            out = out.copy()  # a model ending in Flatten, say: never hand out a kept array
         return out
 
     def _run_layers(self, x, training, logits, check_every_layer):
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
+            # At inference, a layer's output is read only by the next layer, so every layer
+            # but the last may write into the arrays it used for the previous batch.
             x = layer.forward(x, training=training, logits=logits and i == last,
-                              check_finite=check_every_layer or i == 0)  # fmt: skip
+                              check_finite=check_every_layer or i == 0,
+                              reuse_outputs=not training and i < last)  # fmt: skip
         return x
 
     def backward(self, dout, *, need_dx: bool = True):

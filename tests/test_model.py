@@ -221,3 +221,43 @@ def test_training_skips_the_first_layers_dx_without_changing_any_gradient():
     for name, grad in model.gradients().items():
         np.testing.assert_array_equal(grad, skipped[name], err_msg=name)
     assert model.layers[0].backward(np.ones((5, 3, 4, 4)), need_dx=False) is None
+
+
+def test_inference_reuses_its_arrays_and_never_hands_them_out():
+    model = seed_net(seed=0)
+    rng = np.random.default_rng(0)
+    x, other = rng.random((2, 5, 1, 28, 28), dtype=np.float32)
+    first = model.predict(x)
+    kept = {(layer.name, k): v for layer in model.layers for k, v in layer._kept.items()}
+    assert sorted(kept) == [("conv2d", "out"), ("conv2d_1", "out"),
+                            ("max_pooling2d", "argmax"), ("max_pooling2d", "out")]  # fmt: skip
+    again = model.predict(other)
+    layers = {layer.name: layer for layer in model.layers}
+    for (name, key), array in kept.items():  # the same arrays, written again
+        assert layers[name]._kept[key] is array
+    np.testing.assert_array_equal(model.predict(x), first)
+    assert not np.array_equal(again, first)
+    # batch by batch (3 + 2 images) gives what one batch gives, and what each image alone does
+    np.testing.assert_array_equal(model.predict(x, batch_size=3), first)
+    np.testing.assert_allclose(np.concatenate([model.predict(x[i : i + 1]) for i in range(5)]),
+                               first, rtol=1e-6)  # fmt: skip
+
+
+def test_a_model_ending_in_a_view_of_a_kept_array_returns_copies():
+    model = Sequential([L.Conv2D(2, 3), L.MaxPool2D(2), L.Flatten()], input_shape=(1, 6, 6),
+                       seed=0)  # fmt: skip
+    rng = np.random.default_rng(1)
+    x, other = rng.random((2, 3, 1, 6, 6))
+    first = model.forward(x)
+    expected = first.copy()
+    model.forward(other)  # would overwrite `first` if it were MaxPool2D's kept array
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(model.predict(x, batch_size=2), expected)
+
+
+def test_training_passes_keep_nothing():
+    model = seed_net(seed=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    model.train_on_batch(x, np.arange(4))
+    assert all(not layer._kept for layer in model.layers)

@@ -330,3 +330,18 @@ def test_conv_rejects_bad_hyperparameters_naming_the_op_and_shapes(
 ):
     with pytest.raises(ValueError, match=message + r".*\(x \(1, 2, 5, 5\), w \(4, 2, 3, 3\)\)"):
         forward(np.zeros((1, 2, 5, 5)), np.zeros((4, 2, 3, 3)), np.zeros(4), **kwargs)
+
+
+def test_conv_fast_writes_into_out_when_given():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.normal(size=(3, 2, 6, 5)), rng.normal(size=(4, 2, 3, 3)), rng.normal(size=4)
+    fresh, _ = conv2d_forward(x, w, b, padding=1, relu=True)
+    out = np.full((3, 4, 6, 5), np.nan)
+    result, cache = conv2d_forward(x, w, b, padding=1, relu=True, out=out)
+    assert result is out and cache[-1] is out  # the ReLU's backward pass reads it too
+    np.testing.assert_array_equal(out, fresh)
+    for bad in (np.empty((3, 4, 5, 6)), np.empty((3, 4, 6, 5), np.float32),
+                np.empty((3, 4, 6, 10))[..., ::2]):  # fmt: skip
+        with pytest.raises(ValueError, match=r"conv2d: out must be a C-contiguous float64 array "
+                                             r"of shape \(3, 4, 6, 5\)"):  # fmt: skip
+            conv2d_forward(x, w, b, padding=1, out=bad)

@@ -358,3 +358,17 @@ def test_pool_rejects_bad_padding(forward, padding):
 def test_pool_rejects_bad_sizes_naming_the_op_and_shape(forward, kwargs, message):
     with pytest.raises(ValueError, match=_NAME[forward] + ": " + message + r".*\(1, 2, 4, 4\)"):
         forward(np.zeros((1, 2, 4, 4)), **kwargs)
+
+
+def test_maxpool_fast_writes_into_out_and_argmax_when_given():
+    x = np.random.default_rng(0).normal(size=(2, 3, 7, 6))
+    fresh, (_, fresh_argmax) = maxpool2d_forward(x, pool_size=3, strides=2)
+    out, argmax = np.full(fresh.shape, np.nan), np.full(fresh.shape, -1)
+    result, (_, result_argmax) = maxpool2d_forward(x, pool_size=3, strides=2, out=out,
+                                                   argmax=argmax)  # fmt: skip
+    assert result is out and result_argmax is argmax
+    np.testing.assert_array_equal(out, fresh)
+    np.testing.assert_array_equal(argmax, fresh_argmax)
+    with pytest.raises(ValueError, match=r"max_pooling2d \(argmax\): out must be a C-contiguous "
+                                         r"int64 array of shape \(2, 3, 3, 2\)"):  # fmt: skip
+        maxpool2d_forward(x, pool_size=3, strides=2, argmax=np.empty(fresh.shape, np.int32))

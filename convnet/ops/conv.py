@@ -35,7 +35,7 @@ import numpy as np
 from convnet.gemm import gemm_nn, gemm_nt
 from convnet.im2col import col2im_image, im2col_image
 from convnet.jit import kernel, parallel_chunksize, prange
-from convnet.shapes import pair, resolve_padding, window_output_size
+from convnet.shapes import output_array, pair, resolve_padding, window_output_size
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_forward_naive", "conv2d_backward_naive"]
 
@@ -260,9 +260,9 @@ def _work_items(n_img: int, h_out: int) -> tuple[int, int]:
     return n_img, max(1, min(h_out, -(-IMAGES_PER_CHUNK // max(n_img, 1))))
 
 
-def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
+def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False, out=None):
     """Convolution as ``W.reshape(F, K) @ im2col(x)``, image by image. Same contract as the
-    naive version.
+    naive version, and ``out`` to write the result into an existing array.
 
     Parameters
     ----------
@@ -273,6 +273,9 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
     padding : 'valid', 'same', int, (int, int) or (top, bottom, left, right)
     relu : bool
         Apply ReLU to the result, in the same pass.
+    out : ndarray, shape (N, F, H_out, W_out), optional
+        C-contiguous, of ``x``'s dtype: filled and returned instead of a new array (the model
+        reuses its arrays from one inference batch to the next; see ``Layer.forward``).
 
     Returns
     -------
@@ -294,7 +297,8 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
     n_img, n_filt = x.shape[0], w.shape[0]
     w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
     bias = b if b is not None else np.zeros(n_filt, x.dtype)
-    out = np.empty((n_img, n_filt, h_out * w_out), x.dtype)  # (N, F, P): NCHW, no transpose
+    out = output_array(out, (n_img, n_filt, h_out, w_out), x.dtype, name="conv2d")
+    out_flat = out.reshape(n_img, n_filt, h_out * w_out)  # (N, F, P): NCHW, no transpose
     n_chunks, n_pieces = _work_items(n_img, h_out)
     # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
     # pieces of one image go in equal shares fixed in advance, which saves the microseconds
@@ -302,8 +306,7 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False):
     with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext():
         _conv_forward_kernel(x, w_mat, bias.astype(x.dtype, copy=False), kh, kw, sh, sw,
                              pads[0], pads[2], h_out, w_out, n_chunks, n_pieces, relu,
-                             out)  # fmt: skip
-    out = out.reshape(n_img, n_filt, h_out, w_out)
+                             out_flat)  # fmt: skip
     return out, (x, w, b is not None, geometry, out if relu else None)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.jit import kernel, prange
-from convnet.shapes import pair, resolve_padding, window_output_size
+from convnet.shapes import output_array, pair, resolve_padding, window_output_size
 
 __all__ = [
     "maxpool2d_forward",
@@ -304,10 +304,12 @@ def _avgpool_bwd_kernel(dout, ph, pw, sh, sw, pt, pl, dx):
                         dxp[h, w] += share
 
 
-def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
+def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid", out=None, argmax=None):
     """Max pooling with a Numba kernel that also records where each maximum was.
 
-    Same arguments and output as :func:`maxpool2d_forward_naive`.
+    Same arguments and output as :func:`maxpool2d_forward_naive`, and ``out`` (N, C, H_out,
+    W_out) of ``x``'s dtype and ``argmax`` (same shape, int64) to write the results into
+    existing arrays (as :func:`convnet.ops.conv2d_forward`'s ``out``).
 
     Returns
     -------
@@ -331,8 +333,8 @@ def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
            [12, 15]])
     """
     pool_hw, stride_hw, pads, out_hw = _geometry(x, pool_size, strides, padding, "max_pooling2d")
-    out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
-    argmax = np.empty(out.shape, dtype=np.int64)
+    out = output_array(out, x.shape[:2] + out_hw, x.dtype, name="max_pooling2d")
+    argmax = output_array(argmax, out.shape, np.int64, name="max_pooling2d (argmax)")
     x = np.ascontiguousarray(x)
     if pool_hw == stride_hw == (2, 2) and pads == (0, 0, 0, 0):
         _maxpool_2x2_fwd_kernel(x, out, argmax)
