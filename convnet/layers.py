@@ -71,6 +71,13 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+#: Outputs at least this big are kept between inference batches (see ``Layer.forward``'s
+#: ``reuse_outputs``). Smaller ones come from the memory allocator's own pool, which hands
+#: back recently freed memory without new pages, so keeping them would only cost time: a few
+#: microseconds in a single image's pass.
+KEEP_FROM_BYTES = 1 << 20
+
+
 class Layer:
     """Base class. Subclasses implement ``output_shape_for``, ``_forward`` and ``_backward``.
 
@@ -279,6 +286,8 @@ class Layer:
         if not self._reuse:
             return None
         dtype = np.dtype(dtype if dtype is not None else self.dtype)
+        if math.prod(shape) * dtype.itemsize < KEEP_FROM_BYTES:
+            return None
         kept = self._kept.get(name)
         if kept is None or kept.shape != shape or kept.dtype != dtype:
             kept = self._kept[name] = np.empty(shape, dtype)
