@@ -293,6 +293,12 @@ class Layer:
             kept = self._kept[name] = np.empty(shape, dtype)
         return kept
 
+    def _outputs_for(self, fast: bool, n: int) -> dict:
+        """Extra keyword arguments for the op of a batch of ``n``: the arrays to write into
+        (``out=`` and the like, each from :meth:`_output`), for layers whose fast op takes
+        them (Conv2D, MaxPool2D). ``fast`` says whether the fast op is the one called."""
+        return {}
+
     def _op(self, fast, naive):
         return naive if self.implementation == "naive" else fast
 
@@ -370,15 +376,15 @@ class Conv2D(Layer):
         return self.activation == "relu"
 
     def _forward(self, x, training):
-        kwargs = dict(stride=self.strides, padding=self.padding, relu=self._fuses_activation())
-        if self.implementation == "naive":
-            out, self._cache = ops.conv2d_forward_naive(x, self.params["kernel"],
-                                                        self.params.get("bias"), **kwargs)
-        else:
-            out, self._cache = ops.conv2d_forward(
-                x, self.params["kernel"], self.params.get("bias"), **kwargs,
-                out=self._output("out", (len(x), *self.output_shape)))
+        op = self._op(ops.conv2d_forward, ops.conv2d_forward_naive)
+        out, self._cache = op(x, self.params["kernel"], self.params.get("bias"),
+                              stride=self.strides, padding=self.padding,
+                              relu=self._fuses_activation(),
+                              **self._outputs_for(op is ops.conv2d_forward, len(x)))
         return out
+
+    def _outputs_for(self, fast, n):
+        return {"out": self._output("out", (n, *self.output_shape))} if fast else {}
 
     def _backward(self, dout):
         bwd = self._op(ops.conv2d_backward, ops.conv2d_backward_naive)
@@ -429,10 +435,6 @@ class _Pool2D(Layer):
         out, self._cache = op(x, pool_size=self.pool_size, strides=self.strides,
                               padding=self.padding, **self._outputs_for(op is fast, len(x)))
         return out
-
-    def _outputs_for(self, fast, n):
-        """Extra arguments for the op: the kept output arrays (MaxPool2D's fast path)."""
-        return {}
 
     def _backward(self, dout):
         (_, fast), (_, naive) = self._ops
