@@ -4,7 +4,9 @@ Measures, on random data shaped like MNIST (speed does not depend on the pixel v
 
 - training images/s: forward + backward + Adam step, float32, batch 128 by default;
 - inference images/s: ``predict`` on batches of 1000;
-- single-image ``predict`` latency after warm-up (median);
+- single-image ``predict`` latency after warm-up (median): on its own, before PyTorch is
+  loaded (as an application that predicts runs), and with ``--compare-torch`` again in turns
+  with PyTorch, for the ratio;
 - forward and backward time of every layer, and of the loss and the optimizer step;
 - peak resident memory of this process once convnet's workloads have run (before PyTorch is
   loaded);
@@ -217,8 +219,12 @@ def run(args) -> dict:
     """Time convnet (and PyTorch, with ``--compare-torch``) on the three workloads, in turns."""
     work = {}
     work["convnet"], model = convnet_workloads(args)
-    # convnet's peak memory, read before PyTorch is loaded into the same process
-    result = {"convnet": {"peak_rss_mb": peak_rss_mb()}}
+    # convnet's peak memory and single-image latency, measured before PyTorch is loaded into
+    # the same process. Latency is measured again in turns with PyTorch below, for the ratio;
+    # in some processes taking turns slows both frameworks by a fifth or more (their idle
+    # worker threads get in each other's way), which an application that predicts never sees.
+    alone = latency_in_turn({"convnet": work["convnet"]["one"]}, args.latency_calls)
+    result = {"convnet": {"peak_rss_mb": peak_rss_mb(), "latency_alone_ms": 1e3 * alone["convnet"]}}
     if args.compare_torch:
         try:
             work["torch"], result["torch"] = torch_workloads(args)
@@ -257,7 +263,9 @@ def markdown(result: dict) -> str:
             r = t[key] / c[key] if lower_is_better else c[key] / t[key]
             ratio = f"{r:.2f}× {'faster' if r >= 1 else 'slower'}"
         lines.append(f"| {label} | {fmt.format(c[key])} | {theirs} | {ratio} |")
-    lines += ["", f"Peak resident memory of convnet's runs (before PyTorch is loaded): "
+    lines += ["", f"Single-image predict, convnet on its own (before PyTorch is loaded): "
+              f"{c['latency_alone_ms']:.3f} ms",
+              f"Peak resident memory of convnet's runs (before PyTorch is loaded): "
               f"{c['peak_rss_mb']:.0f} MB",
               f"Start-up, `import convnet` + first training step (warm Numba cache): "
               f"{c['startup_s']:.2f} s", "",
@@ -275,7 +283,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--latency-calls", type=int, default=200)
+    parser.add_argument("--latency-calls", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="threads for Numba, BLAS and PyTorch (default: all cores)")
     parser.add_argument("--compare-torch", action="store_true")

@@ -48,7 +48,7 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     result = json.loads(out.read_text())
     ours = result["convnet"]
     for key in ("train_images_per_s", "train_step_ms", "infer_images_per_s", "latency_ms",
-                "optimizer_step_ms", "peak_rss_mb", "startup_s"):  # fmt: skip
+                "latency_alone_ms", "optimizer_step_ms", "peak_rss_mb", "startup_s"):  # fmt: skip
         assert _positive(ours[key]), (key, ours[key])
     assert list(ours["layers"]) == ["conv2d", "conv2d_1", "max_pooling2d", "dropout", "flatten",
                                     "dense", "dropout_1", "dense_1"]  # fmt: skip
@@ -58,6 +58,7 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
         assert _positive(result["torch"]["train_images_per_s"])
     text = capsys.readouterr().out
     assert "training, images/s" in text and "BLAS:" in text
+    assert "convnet on its own (before PyTorch is loaded)" in text
 
 
 @pytest.mark.parametrize("script", ["bench_ops", "bench_train", "bench_compile"])
