@@ -293,11 +293,17 @@ class Layer:
             kept = self._kept[name] = np.empty(shape, dtype)
         return kept
 
+    #: The arrays the fast op can write into, as (keyword, dtype or None for the layer's):
+    #: ``out`` for Conv2D, ``out`` and ``argmax`` for MaxPool2D, none for the others.
+    _kept_outputs: tuple = ()
+
     def _outputs_for(self, fast: bool, n: int) -> dict:
-        """Extra keyword arguments for the op of a batch of ``n``: the arrays to write into
-        (``out=`` and the like, each from :meth:`_output`), for layers whose fast op takes
-        them (Conv2D, MaxPool2D). ``fast`` says whether the fast op is the one called."""
-        return {}
+        """Extra keyword arguments for the op of a batch of ``n``: each array of
+        ``_kept_outputs`` from :meth:`_output`, if ``fast`` (the fast op is the one called)."""
+        if not fast:
+            return {}
+        shape = (n, *self.output_shape)
+        return {name: self._output(name, shape, dtype) for name, dtype in self._kept_outputs}
 
     def _op(self, fast, naive):
         return naive if self.implementation == "naive" else fast
@@ -333,6 +339,8 @@ class Conv2D(Layer):
     >>> layer.output_shape, layer.params["kernel"].shape, layer.count_params()
     ((8, 28, 28), (8, 1, 3, 5), 128)
     """
+
+    _kept_outputs = (("out", None),)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -382,9 +390,6 @@ class Conv2D(Layer):
                               relu=self._fuses_activation(),
                               **self._outputs_for(op is ops.conv2d_forward, len(x)))
         return out
-
-    def _outputs_for(self, fast, n):
-        return {"out": self._output("out", (n, *self.output_shape))} if fast else {}
 
     def _backward(self, dout):
         bwd = self._op(ops.conv2d_backward, ops.conv2d_backward_naive)
@@ -466,13 +471,7 @@ class MaxPool2D(_Pool2D):
     keras_name = "MaxPooling2D"
     _ops = ((ops.maxpool2d_forward, ops.maxpool2d_backward),
             (ops.maxpool2d_forward_naive, ops.maxpool2d_backward_naive))  # fmt: skip
-
-    def _outputs_for(self, fast, n):
-        if not fast:
-            return {}
-        shape = (n, *self.output_shape)
-        return {"out": self._output("out", shape),
-                "argmax": self._output("argmax", shape, np.int64)}
+    _kept_outputs = (("out", None), ("argmax", np.int64))
 
 
 class AvgPool2D(_Pool2D):
