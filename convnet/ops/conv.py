@@ -170,6 +170,30 @@ def conv2d_backward_naive(dout, cache):
 # ---------------------------------------------------------------------------------------------
 
 
+@kernel
+def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu, cols, prod,
+              out):  # fmt: skip
+    """Output rows ``oh_start <= oh < oh_stop`` of one image: ``w_mat @ cols + b``, then ReLU
+    if asked, into ``out[:, oh_start*W_out : oh_stop*W_out]``.
+
+    x : (C, H, W); w_mat : (F, K); b : (F,); cols : (K, P) and prod : (F, P) scratch, where
+    ``P = (oh_stop - oh_start) * W_out``; out : (F, H_out * W_out), the image's output.
+    ``prod`` may be ``out`` itself when the rows are all of them (the product then goes
+    straight into place).
+    """
+    im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
+    gemm_nn(w_mat, cols, prod, False)  # (F, K) x (K, P) -> (F, P)
+    p_start, p_stop = oh_start * w_out, oh_stop * w_out
+    for f in range(w_mat.shape[0]):  # + bias, ReLU, into place
+        # views that start at 0, so that the compiler sees no negative index and vectorises
+        # the loop
+        out_f, prod_f, bias = out[f, p_start:p_stop], prod[f], b[f]
+        for p in range(out_f.shape[0]):
+            v = prod_f[p] + bias
+            # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
+            out_f[p] = v if (not relu or not v < 0.0) else 0.0
+
+
 @kernel(parallel=True)
 def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, n_pieces,
                          relu, out):  # fmt: skip
@@ -182,23 +206,13 @@ def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_ch
     for t in prange(n_chunks * n_pieces):
         chunk, piece = t // n_pieces, t % n_pieces
         oh_start, oh_stop = piece * h_out // n_pieces, (piece + 1) * h_out // n_pieces
-        p_start, p_stop = oh_start * w_out, oh_stop * w_out  # the piece's output positions
         # buffers of its own: the piece's columns and, when an image is cut into pieces,
         # their product with the kernel (a whole image's goes straight into out[n])
-        cols = np.empty((k_size, p_stop - p_start), x.dtype)
-        prod = np.empty((n_filt, p_stop - p_start if n_pieces > 1 else 0), x.dtype)
+        cols = np.empty((k_size, (oh_stop - oh_start) * w_out), x.dtype)
+        prod = np.empty((n_filt, (oh_stop - oh_start) * w_out if n_pieces > 1 else 0), x.dtype)
         for n in range(chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks):
-            im2col_image(x[n], kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
-            target = out[n] if n_pieces == 1 else prod
-            gemm_nn(w_mat, cols, target, False)  # (F, K) x (K, P) -> (F, P)
-            for f in range(n_filt):  # + bias, ReLU, into place
-                # views that start at 0, so that the compiler sees no negative index and
-                # vectorises the loop
-                out_nf, prod_f, bias = out[n, f, p_start:p_stop], target[f], b[f]
-                for p in range(out_nf.shape[0]):
-                    v = prod_f[p] + bias
-                    # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
-                    out_nf[p] = v if (not relu or not v < 0.0) else 0.0
+            conv_rows(x[n], w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu,
+                      cols, out[n] if n_pieces == 1 else prod, out[n])  # fmt: skip
 
 
 @kernel(parallel=True)

@@ -122,19 +122,24 @@ def dense_backward_naive(dout, cache):
 SMALL_BATCH = 8
 
 
+@kernel(inline=True)
+def add_row_product(x, w, out):
+    """``out += x @ w`` for one row ``x`` (D,) and ``w`` (D, D_out), row by row of ``w``.
+   """
+    for d in range(x.shape[0]):
+        a, w_row = x[d], w[d]
+        for k in range(out.shape[0]):
+            out[k] += a * w_row[k]
+
+
 @kernel(reassociate=True)
 def _dense_few_rows_kernel(x, w, out):
     """out[n, :] = sum_d x[n, d] * w[d, :]: ``w`` (D_in, D_out) read row by row, once per row
     of ``x``. For one image (a GUI predicting as someone draws) that is one pass over ``w``,
     which is all the work there is: 1.2 M weights against one multiply-add each."""
-    n_rows, d_in = x.shape
-    for n in range(n_rows):
-        o = out[n]
-        o[:] = 0.0
-        for d in range(d_in):
-            a, w_row = x[n, d], w[d]
-            for k in range(o.shape[0]):
-                o[k] += a * w_row[k]
+    for n in range(x.shape[0]):
+        out[n, :] = 0.0
+        add_row_product(x[n], w, out[n])
 
 
 #: Weights (D_in x D_out) per parallel work item when few rows are multiplied: below this, one

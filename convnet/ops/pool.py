@@ -199,55 +199,64 @@ def avgpool2d_backward_naive(dout, cache):
 # ---------------------------------------------------------------------------------------------
 
 
-@kernel(parallel=True)
-def _maxpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out, argmax):
-    n_img, n_ch, h_in, w_in = x.shape
-    h_out, w_out = out.shape[2], out.shape[3]
-    for nc in prange(n_img * n_ch):
-        n, c = nc // n_ch, nc % n_ch
-        xp, op, ap = x[n, c], out[n, c], argmax[n, c]  # this plane only
-        for oh in range(h_out):
-            h0 = max(oh * sh - pt, 0)
-            h1 = min(oh * sh - pt + ph, h_in)
-            for ow in range(w_out):
-                w0 = max(ow * sw - pl, 0)
-                w1 = min(ow * sw - pl + pw, w_in)
-                best, best_at = xp[h0, w0], h0 * w_in + w0
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
-                        if xp[h, w] > best:  # strict: the first maximum wins ties
-                            best, best_at = xp[h, w], h * w_in + w
-                op[oh, ow] = best
-                ap[oh, ow] = best_at
+@kernel(inline=True)
+def maxpool_rows(x, ph, pw, sh, sw, pt, pl, oh_start, oh_stop, out, argmax):
+    """Output rows ``oh_start <= oh < oh_stop`` of one channel plane ``x`` (H, W) into ``out``
+    and ``argmax`` (H_out, W_out)."""
+    h_in, w_in = x.shape
+    # 2x2 windows at stride 2 that all lie inside the plane ('same' padding of an odd size
+    # would hang the last one over the bottom or right edge): the written-out version
+    if ph == pw == sh == sw == 2 and pt == pl == 0 and 2 * oh_stop <= h_in and \
+            2 * out.shape[1] <= w_in:  # fmt: skip
+        _maxpool_2x2_rows(x, oh_start, oh_stop, out, argmax)
+        return
+    for oh in range(oh_start, oh_stop):
+        h0 = max(oh * sh - pt, 0)
+        h1 = min(oh * sh - pt + ph, h_in)
+        for ow in range(out.shape[1]):
+            w0 = max(ow * sw - pl, 0)
+            w1 = min(ow * sw - pl + pw, w_in)
+            best, best_at = x[h0, w0], h0 * w_in + w0
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    if x[h, w] > best:  # strict: the first maximum wins ties
+                        best, best_at = x[h, w], h * w_in + w
+            out[oh, ow] = best
+            argmax[oh, ow] = best_at
 
 
-@kernel(parallel=True)
-def _maxpool_2x2_fwd_kernel(x, out, argmax):
+@kernel(inline=True)
+def _maxpool_2x2_rows(x, oh_start, oh_stop, out, argmax):
     """The same for the commonest case, 2x2 windows at stride 2 without padding, written out.
 
     Four values per window, compared in the same order as above (so ties and NaN come out
-    the same), as selects rather than branches: on random data the general kernel's branches
+    the same), as selects rather than branches: on random data the general loop's branches
     are mispredicted about half the time, and this version is several times faster.
     """
-    n_img, n_ch, h_in, w_in = x.shape
-    h_out, w_out = out.shape[2], out.shape[3]
+    w_in, w_out = x.shape[1], out.shape[1]
+    for oh in range(oh_start, oh_stop):
+        top, bottom = x[2 * oh], x[2 * oh + 1]
+        at_top, at_bottom = 2 * oh * w_in, (2 * oh + 1) * w_in
+        for ow in range(w_out):
+            w = 2 * ow
+            best, best_at = top[w], at_top + w
+            v = top[w + 1]
+            best, best_at = (v, at_top + w + 1) if v > best else (best, best_at)
+            v = bottom[w]
+            best, best_at = (v, at_bottom + w) if v > best else (best, best_at)
+            v = bottom[w + 1]
+            best, best_at = (v, at_bottom + w + 1) if v > best else (best, best_at)
+            out[oh, ow] = best
+            argmax[oh, ow] = best_at
+
+
+@kernel(parallel=True)
+def _maxpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out, argmax):
+    """:func:`maxpool_rows` over every (image, channel) plane, all rows."""
+    n_img, n_ch = x.shape[:2]
     for nc in prange(n_img * n_ch):
         n, c = nc // n_ch, nc % n_ch
-        xp, op, ap = x[n, c], out[n, c], argmax[n, c]
-        for oh in range(h_out):
-            top, bottom = xp[2 * oh], xp[2 * oh + 1]
-            at_top, at_bottom = 2 * oh * w_in, (2 * oh + 1) * w_in
-            for ow in range(w_out):
-                w = 2 * ow
-                best, best_at = top[w], at_top + w
-                v = top[w + 1]
-                best, best_at = (v, at_top + w + 1) if v > best else (best, best_at)
-                v = bottom[w]
-                best, best_at = (v, at_bottom + w) if v > best else (best, best_at)
-                v = bottom[w + 1]
-                best, best_at = (v, at_bottom + w + 1) if v > best else (best, best_at)
-                op[oh, ow] = best
-                ap[oh, ow] = best_at
+        maxpool_rows(x[n, c], ph, pw, sh, sw, pt, pl, 0, out.shape[2], out[n, c], argmax[n, c])
 
 
 @kernel(parallel=True)
@@ -336,10 +345,7 @@ def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid", out=None
     out = output_array(out, x.shape[:2] + out_hw, x.dtype, name="max_pooling2d")
     argmax = output_array(argmax, out.shape, np.int64, name="max_pooling2d (argmax)")
     x = np.ascontiguousarray(x)
-    if pool_hw == stride_hw == (2, 2) and pads == (0, 0, 0, 0):
-        _maxpool_2x2_fwd_kernel(x, out, argmax)
-    else:
-        _maxpool_fwd_kernel(x, *pool_hw, *stride_hw, pads[0], pads[2], out, argmax)
+    _maxpool_fwd_kernel(x, *pool_hw, *stride_hw, pads[0], pads[2], out, argmax)
     return out, (x.shape, argmax)
 
 
