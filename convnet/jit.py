@@ -21,10 +21,10 @@ from __future__ import annotations
 import sys
 
 import numba
-from numba import parallel_chunksize, prange
+from numba import get_num_threads, parallel_chunksize, prange
 from numba.core import event
 
-__all__ = ["kernel", "prange", "parallel_chunksize", "JIT_ENABLED"]
+__all__ = ["kernel", "prange", "parallel_chunksize", "get_num_threads", "JIT_ENABLED"]
 
 #: False when ``NUMBA_DISABLE_JIT=1``: kernels then run as plain Python.
 JIT_ENABLED = not numba.config.DISABLE_JIT

@@ -232,7 +232,12 @@ class Layer:
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         self._reuse = reuse_outputs and self.implementation == "fast"
-        z = self._forward(x, training)
+        return self._activate(self._forward(x, training), logits)
+
+    def _activate(self, z, logits=False):
+        """The layer's activation applied to ``z``, its op's output (keeping what backward
+        needs); ``z`` itself if there is none, if the op applied it already, or if ``logits``
+        asks to stop before a softmax."""
         self._act_cache = None
         if self.activation is None or (logits and self.activation == "softmax"):
             return z

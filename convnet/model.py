@@ -24,7 +24,8 @@ import time
 
 import numpy as np
 
-from convnet import losses, optimizers
+from convnet import bands, losses, optimizers
+from convnet.jit import get_num_threads
 from convnet.layers import Layer
 
 __all__ = ["Sequential"]
@@ -79,6 +80,7 @@ class Sequential:
         self.stop_reason = None
         self.history = None
         self.metadata: dict = {}  # saved with the model; filled by load_model
+        self._bands_key, self._bands = None, None  # see _band_plan
         for layer in layers or []:
             self.add(layer)
         if self.input_shape is None and self.layers and self.layers[0].input_shape is not None:
@@ -286,24 +288,29 @@ class Sequential:
         # from a finite input, only non-finite weights or an overflow can make a NaN, and the
         # checks of the inner layers would be 7% of the time of one image's pass.
         out = self._run_layers(x, training, logits, check_every_layer=training)
-        if not training and not np.isfinite(out).all():
-            # Run again with every layer checking: the error then names the first layer that
-            # received a NaN or Inf. (If only the last layer made them, they are returned.)
-            out = self._run_layers(x, training, logits, check_every_layer=True)
-        if not training and any(np.may_share_memory(out, kept) for layer in self.layers
-                                for kept in layer._kept.values()):  # fmt: skip
-            out = out.copy()  # a model ending in Flatten, say: never hand out a kept array
-        return out
+        return out if training else self._inference_output(x, out, logits)
 
-    def _run_layers(self, x, training, logits, check_every_layer):
+    def _run_layers(self, x, training, logits, check_every_layer, start=0):
+        """Layers ``start``, ``start + 1``, ... to the last, on ``x``."""
         last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
+        for i in range(start, last + 1):
             # At inference, a layer's output is read only by the next layer, so every layer
             # but the last may write into the arrays it used for the previous batch.
-            x = layer.forward(x, training=training, logits=logits and i == last,
-                              check_finite=check_every_layer or i == 0,
-                              reuse_outputs=not training and i < last)  # fmt: skip
+            x = self.layers[i].forward(x, training=training, logits=logits and i == last,
+                                       check_finite=check_every_layer or i == 0,
+                                       reuse_outputs=not training and i < last)  # fmt: skip
         return x
+
+    def _inference_output(self, x, out, logits):
+        """``out``, the output of an inference pass over ``x``, made safe to hand out."""
+        if not np.isfinite(out).all():
+            # Run again with every layer checking: the error then names the first layer that
+            # received a NaN or Inf. (If only the last layer made them, they are returned.)
+            out = self._run_layers(x, False, logits, check_every_layer=True)
+        if any(np.may_share_memory(out, kept) for layer in self.layers
+               for kept in layer._kept.values()):  # fmt: skip
+            out = out.copy()  # a model ending in Flatten, say: never hand out a kept array
+        return out
 
     def backward(self, dout, *, need_dx: bool = True):
         """Run every layer's backward pass in reverse order; returns dL/dx of the input.
@@ -656,8 +663,31 @@ class Sequential:
         ((5, 3), True)
         """
         x = self._prepare_input(x)
-        outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        outs = [self._predict_batch(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
+
+    def _predict_batch(self, x):
+        """:meth:`forward` for one batch of ``predict``. A few images (one, as the drawing app
+        sends) go through the convolutional layers in bands of rows, one band per core, when
+        the model starts with layers :mod:`convnet.bands` can run; the rest layer by layer."""
+        plan = self._band_plan() if len(x) <= bands.MAX_IMAGES else None
+        if plan is None:
+            return self.forward(x)
+        self.layers[0]._check_input(x)  # shape, NaN and Inf: what forward's first layer checks
+        z = plan.dense._activate(bands.bands_forward(plan, x))
+        for layer in plan.layers:  # none of them kept a cache: backward must not use old ones
+            layer._cache = layer._act_cache = None
+        out = self._run_layers(z, False, False, check_every_layer=False, start=len(plan.layers))
+        return self._inference_output(x, out, logits=False)
+
+    def _band_plan(self):
+        """:func:`convnet.bands.plan_bands` for this model, worked out again only when the
+        layers, their implementation or activation, or the number of threads change."""
+        key = (tuple((id(layer), layer.implementation, layer.activation) for layer in self.layers),
+               get_num_threads())  # fmt: skip
+        if key != self._bands_key:
+            self._bands_key, self._bands = key, bands.plan_bands(self.layers, key[1])
+        return self._bands
 
     def evaluate(self, x, y, batch_size: int = 256):
         """Mean loss and accuracy over ``(x, y)``, in batches.

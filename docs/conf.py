@@ -1,8 +1,9 @@
 """Sphinx configuration for convnet's documentation.
 
 Build it with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are errors, as in
-CI). The build needs no network: the figures of the im2col chapter are drawn here, from the
-code, by ``docs/figures.py``; MathJax is loaded by the reader's browser, not at build time.
+CI). The build needs no network: the figures of the im2col and bands chapters are drawn
+here, from the code, by ``docs/figures.py``; MathJax is loaded by the reader's browser, not
+at build time.
 """
 
 import sys
@@ -52,7 +53,7 @@ pygments_style = "sphinx"
 
 
 def setup(app):
-    """Draw the figures of the im2col chapter, with the code they illustrate, on every build.
+    """Draw the figures of the docs (im2col, bands), with the code they show, on every build.
 
     (In ``setup`` rather than at import, so that importing this file, as pytest's
     ``--doctest-modules`` does, draws nothing.)

@@ -1,4 +1,4 @@
-"""Draw the figures of the im2col chapter from convnet's own im2col and col2im.
+"""Draw the figures of the docs from convnet's own code.
 
     python docs/figures.py [FOLDER]        # default: docs/_figures
 
@@ -13,6 +13,11 @@ what the code does: every number in them is computed by :func:`convnet.im2col.im
 - ``col2im-overlap.png``: col2im of a matrix of ones, which counts how many patches cover each
   pixel (how many terms the backward pass adds into each entry of ``dx``), for a 3x3 kernel at
   strides 1 and 2 on a 7x7 image.
+
+And one for the chapter "One image on every core", from :func:`convnet.bands.plan_bands`:
+
+- ``bands.png``: the seed-net's image and feature maps side by side, each shaded with the rows
+  that each of two bands reads or computes, where they overlap too.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from convnet.bands import plan_bands
+from convnet.cli import seed_net
 from convnet.im2col import col2im, im2col
 from convnet.shapes import resolve_padding, window_output_size
 
@@ -103,6 +110,34 @@ def overlap_figure(path, *, size=7, kernel=3, strides=(1, 2)):
     fig.savefig(path, dpi=110)
 
 
+def bands_figure(path, n_bands=2):
+    """The seed-net's image and window layers' outputs, drawn to scale, with each band's rows."""
+    plan = plan_bands(seed_net(seed=0).layers, n_bands=n_bands)
+    maps = [("image", plan.windows[0].input_shape)] + [(w.name, w.output_shape)
+                                                       for w in plan.windows]  # fmt: skip
+    fig = Figure(figsize=(8.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    left = 0
+    for i, (name, (channels, height, width)) in enumerate(maps):
+        ax.add_patch(Rectangle((left, 0), width, height, fill=False, edgecolor="0.3"))
+        for band in range(n_bands):
+            r0, r1 = plan.rows[band, i]
+            ax.add_patch(Rectangle((left, r0), width, r1 - r0, color=COLOURS[band], alpha=0.35,
+                                   linewidth=0))  # fmt: skip
+            ax.text(left + width / 2, (r0 + r1) / 2, f"rows {r0}-{r1 - 1}", ha="center",
+                    va="center", fontsize=8)  # fmt: skip
+        ax.text(left + width / 2, -1, f"{name}\n{channels}x{height}x{width}", ha="center",
+                va="bottom", fontsize=8)  # fmt: skip
+        left += width + 6
+    ax.set_xlim(-2, left - 4)
+    ax.set_ylim(maps[0][1][1] + 1, -6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.suptitle(f"{n_bands} bands of the seed-net, one per core: each computes its rows of "
+                 "every map; both compute where they overlap", fontsize=10)  # fmt: skip
+    fig.savefig(path, dpi=110)
+
+
 def main(folder) -> list[Path]:
     """Write every figure into ``folder``; the paths written."""
     folder = Path(folder)
@@ -113,6 +148,8 @@ def main(folder) -> list[Path]:
                   highlight=[(0, 0), (1, 2)])  # fmt: skip
     im2col_figure(paths[1], size=5, kernel=3, stride=2, padding=1, highlight=[(0, 0), (1, 2)])
     overlap_figure(paths[2])
+    paths.append(folder / "bands.png")
+    bands_figure(paths[3])
     return paths
 
 

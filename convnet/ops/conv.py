@@ -179,7 +179,7 @@ def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rel
     x : (C, H, W); w_mat : (F, K); b : (F,); cols : (K, P) and prod : (F, P) scratch, where
     ``P = (oh_stop - oh_start) * W_out``; out : (F, H_out * W_out), the image's output.
     ``prod`` may be ``out`` itself when the rows are all of them (the product then goes
-    straight into place).
+    straight into place). :mod:`convnet.bands` calls this too, for bands of rows.
     """
     im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
     gemm_nn(w_mat, cols, prod, False)  # (F, K) x (K, P) -> (F, P)

@@ -125,7 +125,7 @@ SMALL_BATCH = 8
 @kernel(inline=True)
 def add_row_product(x, w, out):
     """``out += x @ w`` for one row ``x`` (D,) and ``w`` (D, D_out), row by row of ``w``.
-   """
+    :mod:`convnet.bands` calls this too, with a band's share of the features and of ``w``."""
     for d in range(x.shape[0]):
         a, w_row = x[d], w[d]
         for k in range(out.shape[0]):

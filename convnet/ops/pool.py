@@ -202,7 +202,7 @@ def avgpool2d_backward_naive(dout, cache):
 @kernel(inline=True)
 def maxpool_rows(x, ph, pw, sh, sw, pt, pl, oh_start, oh_stop, out, argmax):
     """Output rows ``oh_start <= oh < oh_stop`` of one channel plane ``x`` (H, W) into ``out``
-    and ``argmax`` (H_out, W_out)."""
+    and ``argmax`` (H_out, W_out). :mod:`convnet.bands` calls this too, for bands of rows."""
     h_in, w_in = x.shape
     # 2x2 windows at stride 2 that all lie inside the plane ('same' padding of an odd size
     # would hang the last one over the bottom or right edge): the written-out version

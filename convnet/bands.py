@@ -1,0 +1,263 @@
+"""One image on every core: ``predict``'s pass through the convolutional layers, in bands of rows.
+
+Reading order: beside the path, after **11. model** (whose ``predict`` uses it). Docs chapter:
+"One image on every core".
+
+A batch gives the fast ops images to share out between the cores. One image, which is what
+the drawing app predicts as someone draws, has none, so each op cuts the image into pieces
+of rows instead, and every op is a parallel step of its own: the cores start together, each
+computes its piece, both wait for the slower, and the next op then reads what both of them
+wrote. For the seed-net those are four steps (two convolutions, pooling, the first dense
+layer) of a quarter of a millisecond in all, and the handing over between them is a
+measurable part of it.
+
+This module makes the whole way from the image to the first dense layer one parallel step.
+Each core takes a band of rows of the last feature map (for the seed-net, rows 0-5 or 6-11
+of the pooled 12x12 maps) and works backwards through the layers to find which rows of each
+earlier output that band needs. A window layer (convolution or pooling) with kernel height
+``KH``, stride ``SH`` and top padding ``PT`` makes output rows ``r0 <= oh < r1`` from input
+rows (eq. band-rows)::
+
+    max(0, r0*SH - PT)  <=  h  <  min(H_in, (r1 - 1)*SH - PT + KH)
+
+so a band grows by ``KH - SH`` rows at each layer on the way back: the rows where two bands
+meet (the "halo") are computed by both cores. For the seed-net that is two rows of the first
+convolution's output, 1,664 values out of 21,632.
+
+The first dense layer reads the flattened maps, entry ``c*H*W + h*W + w``, so a band's
+values meet only the rows of the weight matrix whose ``h`` is in the band. Each core
+multiplies its values by those rows, and the dense layer's output is the sum of the bands'
+partial products (eq. band-dense)::
+
+    out[k] = b[k] + sum_band sum_{c, h in band, w} x[c, h, w] * W[c*H*W + h*W + w, k]
+
+Nothing that one core writes is read by the other until those few sums. Everything
+numerical is done by the same kernels as the layer-by-layer pass (:func:`conv_rows`,
+:func:`maxpool_rows`, :func:`add_row_product`), so the feature maps come out bit for bit the
+same; only the dense layer's sum is added up in another order, which changes the last bits.
+
+Layers it can run: ``Conv2D`` (no activation, or ReLU), ``MaxPool2D`` and ``Dropout`` (which
+passes its input through at inference), then ``Flatten`` and ``Dense``, all with the fast
+implementation. A model that starts otherwise is run layer by layer, as before.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convnet.jit import get_num_threads, kernel, prange
+from convnet.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
+from convnet.ops.conv import conv_rows
+from convnet.ops.dense import add_row_product
+from convnet.ops.pool import maxpool_rows
+from convnet.shapes import resolve_padding
+
+__all__ = ["BandPlan", "plan_bands", "band_rows", "bands_forward", "MAX_IMAGES"]
+
+#: Batches of up to this many images go through the bands; bigger ones give the layer-by-layer
+#: ops enough images to share out. (Seed-net on two cores: 16 images took 2.81 ms in bands and
+#: 3.07 ms layer by layer, 32 images 5.55 and 5.32 ms.)
+MAX_IMAGES = 16
+
+CONV, MAXPOOL = 0, 1  # the kinds of window layer, as the kernel knows them
+
+
+def band_rows(windows, n_bands: int) -> np.ndarray:
+    """Which output rows of each window layer each band computes (eq. band-rows).
+
+    Parameters
+    ----------
+    windows : list of (KH, SH, PT, H_in, H_out)
+        One per window layer, first to last: kernel (or pool) height, stride, top padding,
+        input and output height.
+    n_bands : int
+        At most the last layer's ``H_out``.
+
+    Returns
+    -------
+    rows : ndarray of int64, shape (n_bands, L + 1, 2)
+        ``rows[b, l + 1] = (r0, r1)``: band ``b`` computes rows ``r0 <= oh < r1`` of layer
+        ``l``'s output; ``rows[b, 0]`` are the rows of the input image it reads. The bands
+        split the last layer's rows into near-equal runs.
+
+    Examples
+    --------
+    The seed-net on two cores: 3x3 convolutions 28 -> 26 -> 24, then 2x2 pooling to 12 rows.
+
+    >>> rows = band_rows([(3, 1, 0, 28, 26), (3, 1, 0, 26, 24), (2, 2, 0, 24, 12)], 2)
+    >>> rows[0].tolist()               # the image, conv2d, conv2d_1, max_pooling2d
+    [[0, 16], [0, 14], [0, 12], [0, 6]]
+    >>> rows[1].tolist()
+    [[12, 28], [12, 26], [12, 24], [6, 12]]
+    """
+    h_last = windows[-1][4]
+    if not 1 <= n_bands <= h_last:
+        raise ValueError(f"band_rows: n_bands must be 1 to {h_last}, got {n_bands}")
+    rows = np.zeros((n_bands, len(windows) + 1, 2), np.int64)
+    for band in range(n_bands):
+        r0, r1 = band * h_last // n_bands, (band + 1) * h_last // n_bands
+        for layer in range(len(windows) - 1, -1, -1):
+            rows[band, layer + 1] = r0, r1
+            kh, sh, pt, h_in, _ = windows[layer]
+            r0, r1 = max(r0 * sh - pt, 0), min((r1 - 1) * sh - pt + kh, h_in)
+        rows[band, 0] = r0, r1
+    return rows
+
+
+class BandPlan:
+    """What :func:`bands_forward` needs to know about a model, worked out once.
+
+    Attributes
+    ----------
+    layers : list of Layer
+        The layers the bands replace, from the first to the dense layer included.
+    windows : list of Layer
+        The Conv2D and MaxPool2D layers among them.
+    dense : Dense
+    kinds : ndarray of int64, shape (L,)
+        ``CONV`` or ``MAXPOOL`` for each window layer.
+    geometry : ndarray of int64, shape (L, 7)
+        ``(KH, KW, SH, SW, PT, PL, relu)`` of each window layer.
+    shapes : ndarray of int64, shape (L, 3)
+        Each window layer's output shape (C, H, W) for one image.
+    rows : ndarray of int64, shape (n_bands, L + 1, 2)
+        From :func:`band_rows`: the image's rows each band reads, then each window layer's
+        rows it computes.
+    """
+
+    def __init__(self, layers, windows, dense, n_bands):
+        self.layers, self.windows, self.dense = layers, windows, dense
+        self.kinds = np.array([CONV if isinstance(w, Conv2D) else MAXPOOL for w in windows],
+                              np.int64)  # fmt: skip
+        geometry, heights = [], []
+        for w in windows:
+            size = w.kernel_size if isinstance(w, Conv2D) else w.pool_size
+            pt, _, pl, _ = resolve_padding(w.padding, w.input_shape[1:], size, w.strides)
+            geometry.append((*size, *w.strides, pt, pl, w.activation == "relu"))
+            heights.append((size[0], w.strides[0], pt, w.input_shape[1], w.output_shape[1]))
+        self.geometry = np.array(geometry, np.int64)
+        self.shapes = np.array([w.output_shape for w in windows], np.int64)
+        self.rows = band_rows(heights, n_bands)
+
+
+def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
+    """The plan for a built model's ``layers``, or None if they do not start in a way the
+    bands can run (see the module docstring).
+
+    ``n_bands`` defaults to the number of Numba threads (one band per core), at most the
+    height of the last feature map.
+
+    Examples
+    --------
+    >>> from convnet.cli import seed_net
+    >>> plan = plan_bands(seed_net(seed=0).layers, n_bands=2)
+    >>> [layer.name for layer in plan.layers]
+    ['conv2d', 'conv2d_1', 'max_pooling2d', 'dropout', 'flatten', 'dense']
+    >>> plan.rows[:, 1].tolist()      # each band's rows of the first convolution's output
+    [[0, 14], [12, 26]]
+    """
+    windows: list[Layer] = []
+    for i, layer in enumerate(layers):
+        if layer.implementation != "fast" or layer.dtype != layers[0].dtype:
+            return None
+        if type(layer) is Conv2D and layer.activation in (None, "relu"):
+            windows.append(layer)
+        elif type(layer) is MaxPool2D:
+            windows.append(layer)
+        elif type(layer) is Dropout:
+            continue
+        elif type(layer) is Flatten and windows:
+            rest = [la for la in layers[i + 1 :] if type(la) is not Dropout]
+            if not rest or type(rest[0]) is not Dense or rest[0].implementation != "fast":
+                return None
+            dense = rest[0]
+            h_last = windows[-1].output_shape[1]
+            n = get_num_threads() if n_bands is None else n_bands
+            return BandPlan(layers[: layers.index(dense) + 1], windows, dense, min(n, h_last))
+        else:
+            return None
+    return None
+
+
+@kernel(parallel=True)
+def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, parts):
+    """``parts[n, b]``: band ``b`` of image ``n``, through every window layer and then times
+    its rows of ``dense_w`` (eq. band-dense).
+
+    x : (N, C, H, W); kernels and biases : one (F, K) and one (F,) per window layer (empty
+    for pooling); dense_w : (D_in, D_out); parts : (N, n_bands, D_out).
+    """
+    n_img, n_bands, d_out = parts.shape
+    for t in prange(n_img * n_bands):
+        n, band = t // n_bands, t % n_bands
+        fmap = x[n]  # the image, then each layer's output, of which the band's rows are filled
+        for layer in range(kinds.shape[0]):
+            r0, r1 = rows[band, layer + 1, 0], rows[band, layer + 1, 1]
+            n_ch, h_out, w_out = shapes[layer, 0], shapes[layer, 1], shapes[layer, 2]
+            g = geometry[layer]
+            kh, kw, sh, sw, pt, pl, relu = g[0], g[1], g[2], g[3], g[4], g[5], g[6] != 0
+            out = np.empty((n_ch, h_out, w_out), x.dtype)
+            if kinds[layer] == CONV:
+                w_mat = kernels[layer]
+                cols = np.empty((w_mat.shape[1], (r1 - r0) * w_out), x.dtype)
+                prod = np.empty((n_ch, (r1 - r0) * w_out), x.dtype)
+                conv_rows(fmap, w_mat, biases[layer], kh, kw, sh, sw, pt, pl, r0, r1, w_out,
+                          relu, cols, prod, out.reshape(n_ch, h_out * w_out))  # fmt: skip
+            else:
+                argmax = np.empty((h_out, w_out), np.int64)  # the op's by-product, unused here
+                for c in range(n_ch):
+                    maxpool_rows(fmap[c], kh, kw, sh, sw, pt, pl, r0, r1, out[c], argmax)
+            fmap = out
+        # The dense layer's share of this band. The sum goes into a buffer of this work
+        # item's own, copied out once: parts[n, 0] and parts[n, 1] may share a cache line
+        # (see convnet.ops.dense._dense_few_rows_in_parallel).
+        n_ch, h_last, w_last = fmap.shape
+        r0, r1 = rows[band, rows.shape[1] - 1, 0], rows[band, rows.shape[1] - 1, 1]
+        part = np.zeros(d_out, x.dtype)
+        for c in range(n_ch):
+            first = (c * h_last + r0) * w_last  # entry (c, r0, 0) of the flattened maps
+            add_row_product(fmap[c].reshape(-1)[r0 * w_last : r1 * w_last],
+                            dense_w[first : first + (r1 - r0) * w_last], part)  # fmt: skip
+        parts[n, band] = part
+
+
+def bands_forward(plan: BandPlan, x):
+    """The plan's dense layer's output, before its activation, for a few images ``x``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, *input_shape)
+        Of the layers' dtype.
+
+    Returns
+    -------
+    z : ndarray, shape (N, units)
+        ``Flatten(x through the window layers) @ kernel + bias``, as the layers would give
+        it, up to the order of the dense layer's additions.
+
+    Examples
+    --------
+    >>> from convnet.cli import small_net
+    >>> model = small_net(seed=0, dtype="float64")  # conv, pool, conv, pool, flatten, dense
+    >>> x = np.random.default_rng(0).random((1, 1, 28, 28))
+    >>> z = bands_forward(plan_bands(model.layers, n_bands=2), x)
+    >>> layer_by_layer = x
+    >>> for layer in model.layers:
+    ...     layer_by_layer = layer.forward(layer_by_layer, logits=True)  # no final softmax
+    >>> float(np.abs(z - layer_by_layer).max()) < 1e-12
+    True
+    """
+    dtype = x.dtype
+    kernels = tuple(np.ascontiguousarray(w.params["kernel"].reshape(w.filters, -1))
+                    if isinstance(w, Conv2D) else np.empty((0, 0), dtype)
+                    for w in plan.windows)  # fmt: skip
+    biases = tuple(w.params["bias"] if isinstance(w, Conv2D) and w.use_bias
+                   else np.zeros(w.output_shape[0], dtype) for w in plan.windows)  # fmt: skip
+    dense = plan.dense
+    parts = np.empty((len(x), plan.rows.shape[0], dense.units), dtype)
+    _bands_kernel(np.ascontiguousarray(x), plan.kinds, plan.geometry, plan.shapes, plan.rows,
+                  kernels, biases, np.ascontiguousarray(dense.params["kernel"]), parts)  # fmt: skip
+    z = parts.sum(axis=1)
+    if dense.use_bias:
+        z += dense.params["bias"]
+    return z
