@@ -5,8 +5,10 @@ Measures, on random data shaped like MNIST (speed does not depend on the pixel v
 - training images/s: forward + backward + Adam step, float32, batch 128 by default;
 - inference images/s: ``predict`` on batches of 1000;
 - single-image ``predict`` latency after warm-up (median): on its own, before PyTorch is
-  loaded (as an application that predicts runs), and with ``--compare-torch`` again in turns
-  with PyTorch, for the ratio;
+  loaded (as an application that predicts runs), beside the same image sent layer by layer
+  through ``model.forward`` (``predict`` sends a few images through the convolutional layers
+  in bands of rows, one per core: see ``convnet.bands``), and with ``--compare-torch`` again
+  in turns with PyTorch, for the ratio;
 - forward and backward time of every layer, and of the loss and the optimizer step;
 - peak resident memory of this process once convnet's workloads have run (before PyTorch is
   loaded);
@@ -112,12 +114,14 @@ def convnet_workloads(args) -> tuple[dict, object]:
     one = xi[:1]
     work = {"train": lambda: model.train_on_batch(x, y),
             "infer": lambda: model.predict(xi, batch_size=args.infer_batch),
-            "one": lambda: model.predict(one)}  # fmt: skip
+            "one": lambda: model.predict(one),
+            "one_layer_by_layer": lambda: model.forward(one)}  # fmt: skip
     for _ in range(args.warmup):
         work["train"]()
     work["infer"]()
     for _ in range(20):
         work["one"]()
+        work["one_layer_by_layer"]()
     return work, model
 
 
@@ -223,8 +227,11 @@ def run(args) -> dict:
     # the same process. Latency is measured again in turns with PyTorch below, for the ratio;
     # in some processes taking turns slows both frameworks by a fifth or more (their idle
     # worker threads get in each other's way), which an application that predicts never sees.
-    alone = latency_in_turn({"convnet": work["convnet"]["one"]}, args.latency_calls)
-    result = {"convnet": {"peak_rss_mb": peak_rss_mb(), "latency_alone_ms": 1e3 * alone["convnet"]}}
+    alone = latency_in_turn({"bands": work["convnet"]["one"],
+                             "layers": work["convnet"].pop("one_layer_by_layer")},
+                            args.latency_calls)  # fmt: skip
+    result = {"convnet": {"peak_rss_mb": peak_rss_mb(), "latency_alone_ms": 1e3 * alone["bands"],
+                          "latency_layer_by_layer_ms": 1e3 * alone["layers"]}}  # fmt: skip
     if args.compare_torch:
         try:
             work["torch"], result["torch"] = torch_workloads(args)
@@ -264,7 +271,8 @@ def markdown(result: dict) -> str:
             ratio = f"{r:.2f}× {'faster' if r >= 1 else 'slower'}"
         lines.append(f"| {label} | {fmt.format(c[key])} | {theirs} | {ratio} |")
     lines += ["", f"Single-image predict, convnet on its own (before PyTorch is loaded): "
-              f"{c['latency_alone_ms']:.3f} ms",
+              f"{c['latency_alone_ms']:.3f} ms; the same image layer by layer (`forward`): "
+              f"{c['latency_layer_by_layer_ms']:.3f} ms",
               f"Peak resident memory of convnet's runs (before PyTorch is loaded): "
               f"{c['peak_rss_mb']:.0f} MB",
               f"Start-up, `import convnet` + first training step (warm Numba cache): "

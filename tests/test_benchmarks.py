@@ -48,7 +48,8 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     result = json.loads(out.read_text())
     ours = result["convnet"]
     for key in ("train_images_per_s", "train_step_ms", "infer_images_per_s", "latency_ms",
-                "latency_alone_ms", "optimizer_step_ms", "peak_rss_mb", "startup_s"):  # fmt: skip
+                "latency_alone_ms", "latency_layer_by_layer_ms", "optimizer_step_ms",
+                "peak_rss_mb", "startup_s"):  # fmt: skip
         assert _positive(ours[key]), (key, ours[key])
     assert list(ours["layers"]) == ["conv2d", "conv2d_1", "max_pooling2d", "dropout", "flatten",
                                     "dense", "dropout_1", "dense_1"]  # fmt: skip
@@ -61,7 +62,7 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     assert "convnet on its own (before PyTorch is loaded)" in text
 
 
-@pytest.mark.parametrize("script", ["bench_ops", "bench_train", "bench_compile"])
+@pytest.mark.parametrize("script", ["bench_ops", "bench_train", "bench_compile", "bench_latency"])
 def test_benchmarks_say_how_to_run_them(script):
     assert "Usage::" in _load(script).__doc__
 
@@ -78,3 +79,16 @@ def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys):
     # The cold run compiled the GEMM kernel and its parallel driver into the cache folder.
     assert result["cached_kernels"] >= 2 and result["cache_bytes"] > 0
     assert "| first step, CPU |" in capsys.readouterr().out
+
+
+def test_bench_latency_watches_predict_bands_and_forward(tmp_path, capsys):
+    bench = _load("bench_latency")
+    out = tmp_path / "latency.json"
+    assert bench.main(["--images", "1", "3", "--seconds", "0.2", "--window", "0.1",
+                       "--threads", "1", "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert list(result["runs"]) == ["1", "3"] and result["threads"] == 1
+    for medians in result["runs"].values():
+        assert list(medians) == ["predict", "bands_forward", "forward"]
+        assert all(m and all(_positive(v) for v in m) for m in medians.values())
+    assert "| images | predict, ms |" in capsys.readouterr().out
