@@ -4,8 +4,7 @@ per core) against the same images sent layer by layer through ``forward``.
 A shared machine has fast and slow spells that last seconds to minutes, so one median hides
 what a person drawing in the GUI would see. This script takes turns between the two ways,
 call by call, for ``--seconds`` and prints the median of each over every ``--window``
-seconds, then the lowest and highest of those medians. ``bands_forward`` is
-:func:`convnet.bands.bands_forward` alone: the part of ``predict`` that runs on every core.
+seconds, then the lowest and highest of those medians.
 
 Usage::
 
@@ -26,16 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from convnet import bands
 from convnet.cli import machine_description, seed_net
 
 
 def watch(model, x, seconds: float, window: float) -> dict:
     """Median ms of each way over each window, calls taken in turns."""
-    plan = model._band_plan()
-    ways = {"predict": lambda: model.predict(x),
-            "bands_forward": lambda: bands.bands_forward(plan, x),
-            "forward": lambda: model.forward(x)}  # fmt: skip
+    ways = {"predict": lambda: model.predict(x), "forward": lambda: model.forward(x)}
     for _ in range(20):  # warm-up (compiles the kernels on a first run)
         for fn in ways.values():
             fn()
@@ -78,8 +73,8 @@ def main(argv=None) -> int:
         x = rng.random((n, 1, 28, 28), dtype=np.float32)
         medians = watch(model, x, args.seconds, args.window)
         result["runs"][str(n)] = medians
-    print("\n| images | predict, ms | bands_forward, ms | forward (layer by layer), ms |")
-    print("|---:|---:|---:|---:|")
+    print("\n| images | predict, ms | forward (layer by layer), ms |")
+    print("|---:|---:|---:|")
     for n, medians in result["runs"].items():
         cells = [f"{min(m):.3f}–{max(m):.3f}" for m in medians.values()]
         print(f"| {n} | " + " | ".join(cells) + " |")

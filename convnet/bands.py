@@ -142,7 +142,7 @@ class BandPlan:
 
 def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
     """The plan for a built model's ``layers``, or None if they do not start in a way the
-    bands can run (see the module docstring).
+    bands can run (see the module docstring) or differ in dtype.
 
     ``n_bands`` defaults to the number of Numba threads (one band per core), at most the
     height of the last feature map.
@@ -168,7 +168,8 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
             continue
         elif type(layer) is Flatten and windows:
             rest = [la for la in layers[i + 1 :] if type(la) is not Dropout]
-            if not rest or type(rest[0]) is not Dense or rest[0].implementation != "fast":
+            if not rest or type(rest[0]) is not Dense or rest[0].implementation != "fast" \
+                    or rest[0].dtype != layers[0].dtype:  # fmt: skip
                 return None
             dense = rest[0]
             h_last = windows[-1].output_shape[1]

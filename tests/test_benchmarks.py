@@ -81,7 +81,7 @@ def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys):
     assert "| first step, CPU |" in capsys.readouterr().out
 
 
-def test_bench_latency_watches_predict_bands_and_forward(tmp_path, capsys):
+def test_bench_latency_watches_predict_and_forward(tmp_path, capsys):
     bench = _load("bench_latency")
     out = tmp_path / "latency.json"
     assert bench.main(["--images", "1", "3", "--seconds", "0.2", "--window", "0.1",
@@ -89,6 +89,6 @@ def test_bench_latency_watches_predict_bands_and_forward(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert list(result["runs"]) == ["1", "3"] and result["threads"] == 1
     for medians in result["runs"].values():
-        assert list(medians) == ["predict", "bands_forward", "forward"]
+        assert list(medians) == ["predict", "forward"]
         assert all(m and all(_positive(v) for v in m) for m in medians.values())
     assert "| images | predict, ms |" in capsys.readouterr().out
