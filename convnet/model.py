@@ -648,7 +648,10 @@ class Sequential:
     # -- inference ----------------------------------------------------------------------------
 
     def predict(self, x, batch_size: int = 256):
-        """Outputs (class probabilities) for ``x``, computed in batches.
+        """Outputs (class probabilities) for ``x``, computed in batches, as :meth:`forward`
+        gives them (to rounding). Batches of one image or a few go through the convolutional
+        layers in bands of rows, one band per core (:mod:`convnet.bands`), when the model's
+        layers allow; the layers then keep no cache for ``backward``.
 
         Returns
         -------
