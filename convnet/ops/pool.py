@@ -227,7 +227,8 @@ def maxpool_rows(x, ph, pw, sh, sw, pt, pl, oh_start, oh_stop, out, argmax):
 
 @kernel(inline=True)
 def _maxpool_2x2_rows(x, oh_start, oh_stop, out, argmax):
-    """The same for the commonest case, 2x2 windows at stride 2 without padding, written out.
+    """The same for the commonest case, 2x2 windows at stride 2 that all lie inside the plane,
+    written out.
 
     Four values per window, compared in the same order as above (so ties and NaN come out
     the same), as selects rather than branches: on random data the general loop's branches
