@@ -8,6 +8,7 @@ import pytest
 
 from convnet import Sequential
 from convnet import layers as L
+from convnet.bands import MAX_IMAGES
 from convnet.gradcheck import check_model
 
 
@@ -226,8 +227,11 @@ def test_training_skips_the_first_layers_dx_without_changing_any_gradient():
 def test_inference_reuses_its_arrays_and_never_hands_them_out():
     model = seed_net(seed=0)
     rng = np.random.default_rng(0)
-    x, other = rng.random((2, 30, 1, 28, 28), dtype=np.float32)  # outputs over 1 MB each
-    model.predict(x[:1])
+    # Batches bigger than predict sends through the bands (which keep nothing), so that
+    # they go layer by layer; two of them in x. Outputs over 1 MB each.
+    batch = MAX_IMAGES + 4
+    x, other = rng.random((2, 2 * batch, 1, 28, 28), dtype=np.float32)
+    model.forward(x[:1])
     assert all(not layer._kept for layer in model.layers)  # one image's are not worth keeping
     first = model.predict(x)
     kept = {(layer.name, k): v for layer in model.layers for k, v in layer._kept.items()}
@@ -239,11 +243,12 @@ def test_inference_reuses_its_arrays_and_never_hands_them_out():
         assert layers[name]._kept[key] is array
     np.testing.assert_array_equal(model.predict(x), first)
     assert not np.array_equal(again, first)
-    # batch by batch (3 x 10 images, into the same kept arrays) gives what one batch gives,
-    # and so does each image alone, to rounding (a row's sums are split differently in a
-    # product of another size)
-    np.testing.assert_allclose(model.predict(x, batch_size=10), first, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(np.concatenate([model.predict(x[i : i + 1]) for i in range(30)]),
+    # batch by batch (2 batches, into the same kept arrays) gives what one batch gives, and
+    # so does each image alone (in bands), to rounding (a row's sums are split differently in
+    # a product of another size)
+    np.testing.assert_allclose(model.predict(x, batch_size=batch), first, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(np.concatenate([model.predict(x[i : i + 1])
+                                               for i in range(len(x))]),
                                first, rtol=1e-5, atol=1e-7)  # fmt: skip
 
 
