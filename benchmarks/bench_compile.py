@@ -6,7 +6,8 @@ compiling again. This script times both cases in fresh Python processes, each wi
 ``NUMBA_CACHE_DIR`` in a temporary folder, so your own cache is never touched:
 
 - **cold**: an empty cache; ``import convnet`` and a first training step of the seed-net
-  (batch 128) compile every kernel the step needs;
+  (batch 128) compile every kernel the step needs (``--step predict``: a first
+  single-image ``predict``, what the drawing app does as it opens);
 - **warm**: the same again, now loading the cache the cold run filled (median of
   ``--warm-runs``);
 - **steady**: the second training step in the same process, for comparison;
@@ -21,6 +22,7 @@ machine the CPU seconds are the steadier figure.
 Usage::
 
     python benchmarks/bench_compile.py                 # the seed-net, as in the docs
+    python benchmarks/bench_compile.py --step predict  # a single-image predict instead
     python benchmarks/bench_compile.py --step gemm     # only the GEMM kernel: a smoke run
     python benchmarks/bench_compile.py --json compile.json
 """
@@ -59,6 +61,10 @@ if os.environ["CONVNET_BENCH_STEP"] == "seed":
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     x, y = np.zeros((128, 1, 28, 28), np.float32), np.zeros(128, np.int64)
     step = lambda: model.train_on_batch(x, y)
+elif os.environ["CONVNET_BENCH_STEP"] == "predict":
+    model = seed_net(seed=0)
+    one = np.zeros((1, 1, 28, 28), np.float32)
+    step = lambda: model.predict(one)
 else:
     a = np.ones((64, 288), np.float32)
     step = lambda: matmul_nt(a, a)
@@ -132,7 +138,8 @@ def measure(step: str, warm_runs: int, plain: bool) -> dict:
 
 def markdown(r: dict) -> str:
     cold, warm = r["cold"], r["warm"]
-    what = "seed-net training step, batch 128" if r["step"] == "seed" else "one matmul_nt call"
+    what = {"seed": "seed-net training step, batch 128",
+            "predict": "seed-net single-image predict", "gemm": "one matmul_nt call"}[r["step"]]
     lines = [
         f"Machine: {r['machine']}",
         f"Step: {what}; {r['cached_kernels']} kernels cached, "
@@ -157,8 +164,9 @@ def markdown(r: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--step", choices=["seed", "gemm"], default="seed",
-                        help="seed: a seed-net training step (default); gemm: one GEMM call")
+    parser.add_argument("--step", choices=["seed", "predict", "gemm"], default="seed",
+                        help="seed: a seed-net training step (default); predict: a "
+                             "single-image predict; gemm: one GEMM call")
     parser.add_argument("--warm-runs", type=int, default=3)
     parser.add_argument("--no-plain", action="store_true",
                         help="skip the plain-Python (NUMBA_DISABLE_JIT=1) timing")

@@ -55,8 +55,9 @@ from convnet.shapes import resolve_padding
 __all__ = ["BandPlan", "plan_bands", "band_rows", "bands_forward", "MAX_IMAGES"]
 
 #: Batches of up to this many images go through the bands; bigger ones give the layer-by-layer
-#: ops enough images to share out. (Seed-net on two cores, timed in turns: 16 images took
-#: 2.81 ms in bands and 3.07 ms layer by layer, 32 images 5.55 and 5.32 ms.)
+#: ops enough images to share out. (Seed-net on two cores, in a trial with the two timed in
+#: turns: 16 images took 2.81 ms in bands and 3.07 ms layer by layer, 32 images 5.55 and
+#: 5.32 ms.)
 MAX_IMAGES = 16
 
 CONV, MAXPOOL = 0, 1  # the kinds of window layer, as the kernel knows them
