@@ -53,7 +53,7 @@ t0, c0 = time.perf_counter(), cpu()
 import numpy as np
 import convnet
 from convnet.cli import seed_net
-from convnet.gemm import matmul_nt
+from convnet.tuned.gemm import matmul_nt
 t1, c1 = time.perf_counter(), cpu()
 
 if os.environ["CONVNET_BENCH_STEP"] == "seed":

@@ -7,7 +7,7 @@ Measures, on random data shaped like MNIST (speed does not depend on the pixel v
 - single-image ``predict`` latency after warm-up (median): on its own, before PyTorch is
   loaded (as an application that predicts runs), beside the same image sent layer by layer
   through ``model.forward`` (``predict`` sends a few images through the convolutional layers
-  in bands of rows, one per core: see ``convnet.bands``), and with ``--compare-torch`` again
+  in bands of rows, one per core: see ``convnet.tuned.bands``), and with ``--compare-torch`` again
   in turns with PyTorch, for the ratio;
 - forward and backward time of every layer, and of the loss and the optimizer step;
 - peak resident memory of this process once convnet's workloads have run (before PyTorch is

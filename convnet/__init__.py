@@ -5,10 +5,10 @@ Read the package in this order (each module's docstring says where it sits):
 1. ``shapes``       output-size arithmetic shared by every sliding-window op
 2. ``gradcheck``    numerical gradients, to prove each backward pass right
 3. ``jit``          the one place Numba is imported
-4. ``gemm``         matrix multiplication in 4x4 register tiles, the way BLAS does it
-5. ``im2col``       patches to columns and back: convolution as matrix multiplication
-6. ``ops``          conv, pool, dense, activations, dropout, softmax: naive and fast pairs
-7. ``initializers`` He and Glorot, from a seeded Generator
+4. ``im2col``       patches to columns and back: convolution as matrix multiplication
+5. ``ops``          conv, pool, dense, activations, dropout, softmax: naive and fast pairs
+6. ``initializers`` He and Glorot, from a seeded Generator
+7. ``backend``      the speed ladder (naive, fast, tuned) and its one seam to the annex
 8. ``layers``       thin classes that hold parameters and call the ops
 9. ``losses``       softmax cross-entropy as a loss object
 10. ``optimizers``  SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
@@ -18,8 +18,12 @@ Read the package in this order (each module's docstring says where it sits):
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
     ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
 
-Beside the path: ``bands`` (``predict``'s pass for one image or a few: the convolutional
-layers in bands of rows, one band per core), ``augment`` (random shifts of training images),
+Off the path, the annex ``tuned``: everything that exists only for speed (a register-tiled
+matrix product, convolution in the cache with ReLU fused, bands of rows for one image on
+every core, arrays kept between batches), each part used only where it measured faster on
+the machine in use. Delete it and only speed is lost.
+
+Beside the path: ``augment`` (random shifts of training images),
 ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit picture to an
 MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its logic, then its
 Tk window) and ``cli``

@@ -25,7 +25,7 @@ from convnet.model import Sequential
 __all__ = ["seed_net", "small_net", "main"]
 
 
-def seed_net(seed=None, dtype="float32") -> Sequential:
+def seed_net(seed=None, dtype="float32", backend=None) -> Sequential:
     """The notebook's CNN: two 3x3 convolutions, max pooling, dropout, two dense layers.
 
     Examples
@@ -42,10 +42,10 @@ def seed_net(seed=None, dtype="float32") -> Sequential:
         Dense(128, activation="relu"),
         Dropout(0.5),
         Dense(10, activation="softmax"),
-    ], input_shape=(1, 28, 28), seed=seed, dtype=dtype)  # fmt: skip
+    ], input_shape=(1, 28, 28), seed=seed, dtype=dtype, backend=backend)  # fmt: skip
 
 
-def small_net(seed=None, dtype="float32") -> Sequential:
+def small_net(seed=None, dtype="float32", backend=None) -> Sequential:
     """A LeNet-like CNN 200 times smaller than the seed-net, that trains in seconds.
 
     Two 5x5 convolutions (8 and 16 filters), each followed by 2x2 max pooling, and one
@@ -64,7 +64,7 @@ def small_net(seed=None, dtype="float32") -> Sequential:
         MaxPool2D((2, 2)),
         Flatten(),
         Dense(10, activation="softmax"),
-    ], input_shape=(1, 28, 28), seed=seed, dtype=dtype)  # fmt: skip
+    ], input_shape=(1, 28, 28), seed=seed, dtype=dtype, backend=backend)  # fmt: skip
 
 
 def peak_rss_mb() -> float:

@@ -1,6 +1,6 @@
 """The gradient checker: is a backward pass right? Compare it with finite differences.
 
-Reading order: shapes → **2. gradcheck** → jit → gemm → im2col → ops → layers → ... Docs chapter:
+Reading order: shapes → **2. gradcheck** → jit → im2col → ops → layers → ... Docs chapter:
 "How a CNN learns" (checking gradients) and the end of every op chapter.
 
 A backward pass computes, for some upstream gradient ``dout``, the vector-Jacobian product

@@ -1,6 +1,6 @@
 """im2col and col2im: turning a convolution into one matrix multiplication.
 
-Reading order: shapes → gradcheck → jit → gemm → **5. im2col** → ops → layers → ... Docs chapter:
+Reading order: shapes → gradcheck → jit → **4. im2col** → ops → layers → ... Docs chapter:
 "im2col and col2im".
 
 A convolution slides an ``F x C x KH x KW`` filter bank over the image and, at each of the
@@ -14,18 +14,18 @@ then all those dot products for image ``n`` are one matrix product::
     out[n] = W.reshape(F, C*KH*KW) @ cols[n]          # (F, K) @ (K, P) -> (F, P)
 
 with ``K = C*KH*KW`` rows (patch entries, ordered c, then i, then j, the same order as
-``W.reshape``) and ``P = H_out*W_out`` columns (positions, row-major). That product runs in
-a register-tiled matrix-multiply kernel (:mod:`convnet.gemm`), which is why im2col is fast
-even though it copies each input pixel up to ``KH*KW`` times.
+``W.reshape``) and ``P = H_out*W_out`` columns (positions, row-major). NumPy hands that
+product to BLAS, a library tuned for exactly this, which is why im2col is fast even though
+it copies each input pixel up to ``KH*KW`` times.
 
 col2im is the adjoint (the transpose) of im2col: it sends each entry of ``cols`` back to the
 pixel it was copied from, *adding* where patches overlap. That is exactly what the backward
 pass needs: ``dx = col2im(W^T @ dout)``.
 
 Both are Numba kernels, written for one image (``im2col_image``, ``col2im_image``) and run
-over a batch in parallel, one image per thread. The fast convolution calls the one-image
-kernels itself, so that each image's columns are made, used and dropped while they are still
-in the CPU's cache (see :func:`convnet.ops.conv.conv2d_forward`). Zero padding is not
+over a batch in parallel, one image per thread. The tuned convolution of the annex calls the
+one-image kernels itself, so that each image's columns are made, used and dropped while they
+are still in the CPU's cache (:mod:`convnet.tuned.conv`). Zero padding is not
 materialised: positions that fall in the padding read as 0 (im2col) or are dropped (col2im).
 """
 

@@ -1,7 +1,7 @@
 """Weight initialisers: Glorot and He, drawn from a seeded Generator.
 
-Reading order: ... → ops → **7. initializers** → layers → ... Docs chapter: "How a CNN learns"
-(initial weights).
+Reading order: ... → ops → **6. initializers** → backend → layers → ... Docs chapter: "How a
+CNN learns" (initial weights).
 
 Every initialiser has the signature ``name(shape, rng, dtype=np.float32) -> ndarray`` and draws
 only from the ``numpy.random.Generator`` it is given, so one seed fixes every initial weight

@@ -1,6 +1,6 @@
 """The one module that imports Numba.
 
-Reading order: shapes → gradcheck → **3. jit** → gemm → im2col → ops → layers → ... Docs chapter:
+Reading order: shapes → gradcheck → **3. jit** → im2col → ops → layers → ... Docs chapter:
 "Numba".
 
 Every fast kernel in convnet is a plain Python function over arrays and ints, decorated with
@@ -67,13 +67,13 @@ def kernel(fn=None, *, parallel: bool = False, reassociate: bool = False, inline
     ``reassociate=True`` lets the compiler reorder floating-point additions and fuse
     multiply-adds (LLVM's ``reassoc`` and ``contract`` flags, nothing else of "fast math":
     NaN and infinity still behave). A sum ``s += a[k] * b[k]`` may then be split into 16
-    partial sums held in one SIMD register, which is what makes :mod:`convnet.gemm` fast.
+    partial sums held in one SIMD register, which is what makes :mod:`convnet.tuned.gemm` fast.
     The result differs from the strict left-to-right sum only by rounding.
 
     ``inline=True`` compiles the kernel into each kernel that calls it (Numba's own inlining,
     ``inline="always"``), for a small helper called once per channel plane or row inside a
     parallel loop. Called as a separate function, the 2x2 max-pooling loop of
-    :mod:`convnet.ops.pool` ran a batch 8% slower. An inlined helper takes on its caller's
+    :mod:`convnet.tuned.pool` ran a batch measurably slower. An inlined helper takes on its caller's
     ``reassociate`` setting.
 
     Examples

@@ -1,6 +1,6 @@
 """Layers: thin classes that hold parameters and call the op pairs.
 
-Reading order: ... → ops → initializers → **8. layers** → losses → optimizers → model → ...
+Reading order: ... → initializers → backend → **8. layers** → losses → optimizers → model → ...
 Docs chapter: "How a CNN learns" (the layer contract) and the chapter of each op.
 
 A layer knows its input and output shapes, owns its parameters (``self.params``, a dict
@@ -14,9 +14,10 @@ functions of :mod:`convnet.ops`; a layer only wires them together:
 * nothing here ever changes a parameter: that is the optimizer's job.
 
 Conv2D and Dense take an ``activation`` ('relu', 'softmax', ...) like their Keras
-namesakes; it is applied after the linear op and undone first in backward. Each layer uses
-the fast op pair unless built with ``implementation='naive'``, which runs the loop-by-loop
-reference instead (slow, but you can step through it).
+namesakes; it is applied after the linear op, as an op of its own, and undone first in
+backward. Each layer calls the fast op pair unless its backend (see :mod:`convnet.backend`)
+is ``'naive'``, which runs the loop-by-loop reference instead (slow, but you can step
+through it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 
 import numpy as np
 
+from convnet import backend as backends
 from convnet import initializers, ops
 from convnet.shapes import check_array, pair, resolve_padding, window_output_size
 
@@ -71,13 +73,6 @@ def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-#: Outputs at least this big are kept between inference batches (see ``Layer.forward``'s
-#: ``reuse_outputs``). Smaller ones come from the memory allocator's own pool, which hands
-#: back recently freed memory without new pages, so keeping them would only cost time: a few
-#: microseconds in a single image's pass.
-KEEP_FROM_BYTES = 1 << 20
-
-
 class Layer:
     """Base class. Subclasses implement ``output_shape_for``, ``_forward`` and ``_backward``.
 
@@ -92,9 +87,11 @@ class Layer:
     dtype : 'float32' or 'float64', optional
         Parameter dtype. Left out, the model's dtype is used (float32 unless told).
     activation : str, optional
-        Applied after the layer's own op (Conv2D, Dense).
-    implementation : 'fast' or 'naive'
-        Which of the op pairs to call.
+        Applied after the layer's own op (Conv2D, Dense), as an op of its own.
+    backend : 'naive', 'fast' or 'tuned', optional
+        The rung of :mod:`convnet.backend` to run. Left out, the model's (or, for a layer on
+        its own, ``CONVNET_BACKEND``'s). A layer calls the naive op pair on ``'naive'`` and
+        the fast one otherwise; ``'tuned'`` matters only to a model.
 
     Examples
     --------
@@ -116,8 +113,7 @@ class Layer:
 
     keras_name: str | None = None  # the Keras class name, where it differs
 
-    def __init__(self, *, name=None, input_shape=None, dtype=None, activation=None,
-                 implementation="fast"):  # fmt: skip
+    def __init__(self, *, name=None, input_shape=None, dtype=None, activation=None, backend=None):
         self.name = name
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = None
@@ -130,16 +126,12 @@ class Layer:
                 f"choose one of {sorted(ACTIVATIONS)} or None"
             )
         self.activation = activation
-        if implementation not in ("fast", "naive"):
-            raise ValueError(f"implementation must be 'fast' or 'naive', got {implementation!r}")
-        self.implementation = implementation
+        self.backend = backends.resolve(backend) if backend is not None else None
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.built = False
         self._cache = None
         self._act_cache = None
-        self._reuse = False  # see forward's reuse_outputs
-        self._kept: dict[str, np.ndarray] = {}
 
     # -- building ------------------------------------------------------------------------------
 
@@ -153,27 +145,19 @@ class Layer:
     def _create_params(self, rng: np.random.Generator) -> None:
         """Create ``self.params`` (layers with weights override this)."""
 
-    def build(self, input_shape, rng: np.random.Generator | None = None, dtype=None) -> None:
+    def build(self, input_shape, rng=None, dtype=None, backend=None) -> None:
         """Fix the input shape, work out the output shape and create the parameters.
 
-        Parameters
-        ----------
-        input_shape : tuple of int
-            One sample's shape, without the batch axis.
-        rng : numpy.random.Generator, optional
-            Source of the initial weights (and of dropout masks).
-        dtype : optional
-            Parameter dtype, used when the layer was not given one.
+        ``rng`` (a Generator) draws the initial weights and dropout masks; ``dtype`` and
+        ``backend`` are the model's, used where the layer was not given its own.
         """
-        if self.name is None:
-            self.name = self.default_name()
-        if self.dtype is None:
-            self.dtype = np.dtype(dtype if dtype is not None else np.float32)
+        self.name = self.name or self.default_name()
+        self.dtype = self.dtype or np.dtype(dtype if dtype is not None else np.float32)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"{self.name}: dtype must be float32 or float64, got {self.dtype}")
-        input_shape = tuple(int(d) for d in input_shape)
-        self.output_shape = self.output_shape_for(input_shape)
-        self.input_shape = input_shape
+        self.backend = self.backend or backends.resolve(backend)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = self.output_shape_for(self.input_shape)
         self._create_params(rng if rng is not None else np.random.default_rng())
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.built = True
@@ -188,87 +172,47 @@ class Layer:
     # -- the passes ----------------------------------------------------------------------------
 
     def _check_input(self, x, finite=True):
-        want = len(self.input_shape) + 1
-        check_array(x, ndim=want, name=f"{self.name} ({type(self).__name__})", finite=finite)
+        """A clear ValueError, naming this layer, for an input of the wrong shape (or with
+        NaN or Inf, if ``finite``)."""
+        check_array(x, ndim=len(self.input_shape) + 1, name=f"{self.name} ({type(self).__name__})",
+                    finite=finite)  # fmt: skip
         if x.shape[1:] != self.input_shape:
             raise ValueError(
                 f"{self.name} ({type(self).__name__}): expected input of shape "
                 f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}"
             )
 
-    def forward(self, x, *, training: bool = False, logits: bool = False,
-                check_finite: bool = True, reuse_outputs: bool = False):  # fmt: skip
-        """Run the layer on a batch and keep what backward needs.
+    def forward(self, x, *, training: bool = False, logits: bool = False):
+        """Run the layer on a batch ``x`` (N, *input_shape) and keep what backward needs.
 
-        Parameters
-        ----------
-        x : ndarray, shape (N, *input_shape)
-        training : bool
-            Dropout drops only when True.
-        logits : bool
-            Skip a softmax activation and return the scores before it (the loss fuses
-            softmax with cross-entropy for stability).
-        check_finite : bool
-            Raise a ValueError naming this layer if ``x`` holds NaN or Inf. The model turns
-            it off for its inner layers at inference, where it checks its output instead
-            (see :meth:`convnet.model.Sequential.forward`).
-        reuse_outputs : bool
-            Write the result into the array this layer returned last time, if it has the
-            same shape, instead of a new one (Conv2D and MaxPool2D, fast path). That array is
-            then overwritten by the next such call, so only a caller that has finished with
-            it may ask: the model does at inference, for every layer but the last. At batch
-            1000 it saves the 340 MB of fresh memory that the operating system would
-            otherwise hand over (and zero) in every call of ``predict``.
-
-        Returns
-        -------
-        out : ndarray, shape (N, *output_shape)
+        ``training`` turns dropout on. ``logits`` stops before a softmax activation (the loss
+        fuses softmax with cross-entropy, for stability). Returns (N, *output_shape).
         """
         if not self.built:
             if not isinstance(x, np.ndarray) or x.ndim < 2:
                 raise ValueError(f"{type(self).__name__}: expected a batch (N, ...), got {x!r}")
             self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else None)
-        self._check_input(x, finite=check_finite)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        self._reuse = reuse_outputs and self.implementation == "fast"
-        return self._activate(self._forward(x, training), logits)
+        self._check_input(x)
+        return self._run(x, training, logits)
 
-    def _activate(self, z, logits=False):
-        """The layer's activation applied to ``z``, its op's output (keeping what backward
-        needs); ``z`` itself if there is none, if the op applied it already, or if ``logits``
-        asks to stop before a softmax."""
+    def _run(self, x, training, logits):
+        """``forward`` after the input checks: the op, then the activation."""
+        z = self._forward(x.astype(self.dtype, copy=False), training)
         self._act_cache = None
         if self.activation is None or (logits and self.activation == "softmax"):
             return z
-        if self._fuses_activation():  # the op applied it already (and undoes it in backward)
-            return z
-        act_forward = ACTIVATIONS[self.activation][self.implementation == "naive"][0]
-        out, self._act_cache = act_forward(z)
+        out, self._act_cache = self._op(*ACTIVATIONS[self.activation])[0](z)
         return out
 
-    def backward(self, dout, *, need_dx: bool = True):
-        """Gradient of the loss with respect to the input; fills ``self.grads``.
-
-        Parameters
-        ----------
-        dout : ndarray, shape (N, *output_shape)
-            Gradient of the loss with respect to this layer's output (or to its logits, if
-            the forward pass was run with ``logits=True``).
-        need_dx : bool
-            False when nobody will read ``dx`` (the model's first layer): a layer whose ``dx``
-            costs real work (Conv2D) may then skip it and return None.
-
-        Returns
-        -------
-        dx : ndarray, shape (N, *input_shape), or None
-        """
+    def backward(self, dout):
+        """Gradient of the loss with respect to the input, from ``dout`` (N, *output_shape),
+        the gradient with respect to the output (or to the logits, after ``logits=True``).
+        Fills ``self.grads`` and returns ``dx`` (N, *input_shape)."""
         if self._cache is None:
             raise RuntimeError(f"{self.name}: backward() called before forward()")
         if self._act_cache is not None:
-            act_backward = ACTIVATIONS[self.activation][self.implementation == "naive"][1]
-            dout = act_backward(dout, self._act_cache)
-        return self._backward(dout) if need_dx else self._backward_without_dx(dout)
+            dout = self._op(*ACTIVATIONS[self.activation])[1](dout, self._act_cache)
+        return self._backward(dout)
 
     def _forward(self, x, training):
         raise NotImplementedError
@@ -276,42 +220,9 @@ class Layer:
     def _backward(self, dout):
         raise NotImplementedError
 
-    def _backward_without_dx(self, dout):
-        """``_backward`` for when ``dx`` will not be read; layers with a cheap ``dx`` keep it."""
-        return self._backward(dout)
-
-    def _fuses_activation(self) -> bool:
-        """True when ``_forward`` applies the activation itself (Conv2D fuses ReLU)."""
-        return False
-
-    def _output(self, name, shape, dtype=None):
-        """``out=`` for the fast op: None (a new array) unless ``forward`` was asked to reuse
-        outputs, then the array kept under ``name`` from the last call (a new one if the
-        shape changed, kept for the next call)."""
-        if not self._reuse:
-            return None
-        dtype = np.dtype(dtype if dtype is not None else self.dtype)
-        if math.prod(shape) * dtype.itemsize < KEEP_FROM_BYTES:
-            return None
-        kept = self._kept.get(name)
-        if kept is None or kept.shape != shape or kept.dtype != dtype:
-            kept = self._kept[name] = np.empty(shape, dtype)
-        return kept
-
-    #: The arrays the fast op can write into, as (keyword, dtype or None for the layer's):
-    #: ``out`` for Conv2D, ``out`` and ``argmax`` for MaxPool2D, none for the others.
-    _kept_outputs: tuple = ()
-
-    def _outputs_for(self, fast: bool, n: int) -> dict:
-        """Extra keyword arguments for the op of a batch of ``n``: each array of
-        ``_kept_outputs`` from :meth:`_output`, if ``fast`` (the fast op is the one called)."""
-        if not fast:
-            return {}
-        shape = (n, *self.output_shape)
-        return {name: self._output(name, shape, dtype) for name, dtype in self._kept_outputs}
-
     def _op(self, fast, naive):
-        return naive if self.implementation == "naive" else fast
+        """The op (or pair) of this layer's rung: ``naive`` on the naive one, else ``fast``."""
+        return naive if self.backend == "naive" else fast
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
@@ -344,8 +255,6 @@ class Conv2D(Layer):
     >>> layer.output_shape, layer.params["kernel"].shape, layer.count_params()
     ((8, 28, 28), (8, 1, 3, 5), 128)
     """
-
-    _kept_outputs = (("out", None),)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -385,27 +294,15 @@ class Conv2D(Layer):
             )
         super()._check_input(x, finite)
 
-    def _fuses_activation(self):
-        return self.activation == "relu"
-
     def _forward(self, x, training):
-        op = self._op(ops.conv2d_forward, ops.conv2d_forward_naive)
-        out, self._cache = op(x, self.params["kernel"], self.params.get("bias"),
-                              stride=self.strides, padding=self.padding,
-                              relu=self._fuses_activation(),
-                              **self._outputs_for(op is ops.conv2d_forward, len(x)))
+        fwd = self._op(ops.conv2d_forward, ops.conv2d_forward_naive)
+        out, self._cache = fwd(x, self.params["kernel"], self.params.get("bias"),
+                               stride=self.strides, padding=self.padding)
         return out
 
     def _backward(self, dout):
         bwd = self._op(ops.conv2d_backward, ops.conv2d_backward_naive)
-        return self._store_grads(*bwd(dout, self._cache))
-
-    def _backward_without_dx(self, dout):
-        if self.implementation == "naive":  # the loop version always computes dx
-            return self._backward(dout)
-        return self._store_grads(*ops.conv2d_backward(dout, self._cache, need_dx=False))
-
-    def _store_grads(self, dx, dw, db):
+        dx, dw, db = bwd(dout, self._cache)
         self.grads["kernel"] = dw
         if self.use_bias:
             self.grads["bias"] = db
@@ -440,15 +337,13 @@ class _Pool2D(Layer):
         return (input_shape[0], *out_hw)
 
     def _forward(self, x, training):
-        (fast, _), (naive, _) = self._ops
-        op = self._op(fast, naive)
-        out, self._cache = op(x, pool_size=self.pool_size, strides=self.strides,
-                              padding=self.padding, **self._outputs_for(op is fast, len(x)))
+        fwd = self._op(*self._ops)[0]
+        out, self._cache = fwd(x, pool_size=self.pool_size, strides=self.strides,
+                               padding=self.padding)
         return out
 
     def _backward(self, dout):
-        (_, fast), (_, naive) = self._ops
-        return self._op(fast, naive)(dout, self._cache)
+        return self._op(*self._ops)[1](dout, self._cache)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
@@ -476,7 +371,6 @@ class MaxPool2D(_Pool2D):
     keras_name = "MaxPooling2D"
     _ops = ((ops.maxpool2d_forward, ops.maxpool2d_backward),
             (ops.maxpool2d_forward_naive, ops.maxpool2d_backward_naive))  # fmt: skip
-    _kept_outputs = (("out", None), ("argmax", np.int64))
 
 
 class AvgPool2D(_Pool2D):
@@ -573,7 +467,7 @@ class Flatten(Layer):
 
     def _naive(self, rank):
         # The naive reference spells out the (C, H, W) order, so it exists for images only.
-        return self.implementation == "naive" and rank == 4
+        return self.backend == "naive" and rank == 4
 
     def _forward(self, x, training):
         fwd = ops.flatten_forward_naive if self._naive(x.ndim) else ops.flatten_forward

@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from convnet import bands, losses, optimizers
-from convnet.jit import get_num_threads
+from convnet import backend as backends
+from convnet import losses, optimizers
 from convnet.layers import Layer
 
 __all__ = ["Sequential"]
@@ -45,6 +45,9 @@ class Sequential:
         kept in ``model.seed``, so the run can be repeated).
     dtype : 'float32' or 'float64'
         Parameter dtype: float32 for training, float64 for gradient checks.
+    backend : 'naive', 'fast' or 'tuned', optional
+        The rung of the speed ladder to run (:mod:`convnet.backend`); left out,
+        ``CONVNET_BACKEND``'s, else 'tuned'. A layer given a backend of its own keeps it.
     name : str
 
     Examples
@@ -67,10 +70,11 @@ class Sequential:
     """
 
     def __init__(self, layers=None, *, input_shape=None, seed=None, dtype="float32",
-                 name="sequential"):  # fmt: skip
+                 backend=None, name="sequential"):  # fmt: skip
         self.layers: list[Layer] = []
         self.name = name
         self.dtype = np.dtype(dtype)
+        self.backend = backends.resolve(backend)
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.optimizer = None
@@ -80,7 +84,7 @@ class Sequential:
         self.stop_reason = None
         self.history = None
         self.metadata: dict = {}  # saved with the model; filled by load_model
-        self._bands_key, self._bands = None, None  # see _band_plan
+        self._steps = None  # what forward and backward run; see build
         for layer in layers or []:
             self.add(layer)
         if self.input_shape is None and self.layers and self.layers[0].input_shape is not None:
@@ -142,11 +146,15 @@ class Sequential:
                     f"but the previous layer gives {shape}"
                 )
             if not layer.built:
-                layer.build(shape, np.random.default_rng(layer_seed), dtype=self.dtype)
+                layer.build(shape, np.random.default_rng(layer_seed), dtype=self.dtype,
+                            backend=self.backend)  # fmt: skip
             shape = layer.output_shape
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: layer names must be unique, got {names}")
+        # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
+        # on the tuned rung, the annex's plan for them (see convnet.backend).
+        self._steps = backends.plan(self.layers, self.backend)
         self.built = True
 
     @property
@@ -283,40 +291,12 @@ class Sequential:
         True
         """
         x = self._prepare_input(x)
-        # In training every layer checks its input for NaN and Inf, so that a run that blows up
-        # says where. At inference only the first layer does, and the output is checked once:
-        # from a finite input, only non-finite weights or an overflow can make a NaN, and the
-        # checks of the inner layers would be 7% of the time of one image's pass.
-        out = self._run_layers(x, training, logits, check_every_layer=training)
-        return out if training else self._inference_output(x, out, logits)
-
-    def _run_layers(self, x, training, logits, check_every_layer, start=0):
-        """Layers ``start``, ``start + 1``, ... to the last, on ``x``."""
-        last = len(self.layers) - 1
-        for i in range(start, last + 1):
-            # At inference, a layer's output is read only by the next layer, so every layer
-            # but the last may write into the arrays it used for the previous batch.
-            x = self.layers[i].forward(x, training=training, logits=logits and i == last,
-                                       check_finite=check_every_layer or i == 0,
-                                       reuse_outputs=not training and i < last)  # fmt: skip
+        for step in self._steps:  # the layers (or, on the tuned rung, the annex's steps)
+            x = step.forward(x, training=training, logits=logits)
         return x
 
-    def _inference_output(self, x, out, logits):
-        """``out``, the output of an inference pass over ``x``, made safe to hand out."""
-        if not np.isfinite(out).all():
-            # Run again with every layer checking: the error then names the first layer that
-            # received a NaN or Inf. (If only the last layer made them, they are returned.)
-            out = self._run_layers(x, False, logits, check_every_layer=True)
-        if any(np.may_share_memory(out, kept) for layer in self.layers
-               for kept in layer._kept.values()):  # fmt: skip
-            out = out.copy()  # a model ending in Flatten, say: never hand out a kept array
-        return out
-
-    def backward(self, dout, *, need_dx: bool = True):
+    def backward(self, dout):
         """Run every layer's backward pass in reverse order; returns dL/dx of the input.
-
-        ``need_dx=False`` (what training uses) lets the first layer skip that last gradient,
-        which nothing reads, and returns None.
 
         Examples
         --------
@@ -329,9 +309,8 @@ class Sequential:
         >>> dx.shape, {name: g.shape for name, g in model.gradients().items()}
         ((5, 4), {'dense/kernel': (4, 3), 'dense/bias': (3,), 'dense_1/kernel': (3, 2), 'dense_1/bias': (2,)})
         """  # noqa: E501
-        first = self.layers[0]
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout, need_dx=need_dx or layer is not first)
+        for step in reversed(self._steps):
+            dout = step.backward(dout)
         return dout
 
     # -- training -----------------------------------------------------------------------------
@@ -434,7 +413,7 @@ class Sequential:
         self._check_pair(x, y)
         z = self.forward(x, training=True, logits=True)
         loss, cache = self.loss.forward(z, y)
-        self.backward(self.loss.backward(cache), need_dx=False)
+        self.backward(self.loss.backward(cache))
         return loss, z
 
     def train_on_batch(self, x, y):
@@ -460,7 +439,11 @@ class Sequential:
         >>> round(loss, 4), model.optimizer.iterations
         (2.3026, 1)
         """
-        loss, z = self.loss_and_gradients(x, y)
+        self._require_compiled()
+        self._check_pair(x, y)
+        z = self.forward(x, training=True, logits=True)  # the scores before the softmax
+        loss, cache = self.loss.forward(z, y)
+        self.backward(self.loss.backward(cache))
         self.optimizer.step(self.parameters(), self.gradients())
         return loss, accuracy(z, y)
 
@@ -648,10 +631,7 @@ class Sequential:
     # -- inference ----------------------------------------------------------------------------
 
     def predict(self, x, batch_size: int = 256):
-        """Outputs (class probabilities) for ``x``, computed in batches, as :meth:`forward`
-        gives them (to rounding). Batches of one image or a few go through the convolutional
-        layers in bands of rows, one band per core (:mod:`convnet.bands`), when the model's
-        layers allow; the layers then keep no cache for ``backward``.
+        """Outputs (class probabilities) for ``x``, computed in batches by :meth:`forward`.
 
         Returns
         -------
@@ -666,31 +646,8 @@ class Sequential:
         ((5, 3), True)
         """
         x = self._prepare_input(x)
-        outs = [self._predict_batch(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
-
-    def _predict_batch(self, x):
-        """:meth:`forward` for one batch of ``predict``. A few images (one, as the drawing app
-        sends) go through the convolutional layers in bands of rows, one band per core, when
-        the model starts with layers :mod:`convnet.bands` can run; the rest layer by layer."""
-        plan = self._band_plan() if len(x) <= bands.MAX_IMAGES else None
-        if plan is None:
-            return self.forward(x)
-        self.layers[0]._check_input(x)  # shape, NaN and Inf: what forward's first layer checks
-        z = plan.dense._activate(bands.bands_forward(plan, x))
-        for layer in plan.layers:  # none of them kept a cache: backward must not use old ones
-            layer._cache = layer._act_cache = None
-        out = self._run_layers(z, False, False, check_every_layer=False, start=len(plan.layers))
-        return self._inference_output(x, out, logits=False)
-
-    def _band_plan(self):
-        """:func:`convnet.bands.plan_bands` for this model, worked out again only when the
-        layers, their implementation or activation, or the number of threads change."""
-        key = (tuple((id(layer), layer.implementation, layer.activation) for layer in self.layers),
-               get_num_threads())  # fmt: skip
-        if key != self._bands_key:
-            self._bands_key, self._bands = key, bands.plan_bands(self.layers, key[1])
-        return self._bands
 
     def evaluate(self, x, y, batch_size: int = 256):
         """Mean loss and accuracy over ``(x, y)``, in batches.

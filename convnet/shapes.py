@@ -1,6 +1,6 @@
 """Shape arithmetic: how big is the output of a convolution or a pooling window?
 
-Reading order: **1. shapes** → gradcheck → jit → gemm → im2col → ops → initializers → layers →
+Reading order: **1. shapes** → gradcheck → jit → im2col → ops → initializers → layers →
 losses → optimizers → model → callbacks → data → file I/O. Docs chapter: "Convolution" (output
 size).
 
@@ -25,7 +25,6 @@ __all__ = [
     "pair",
     "resolve_padding",
     "window_output_size",
-    "output_array",
     "check_array",
 ]
 
@@ -132,30 +131,6 @@ def window_output_size(in_hw, kernel_hw, stride_hw, pads, *, op: str = "window")
             f"(input {h}x{w}, padding {pads}); use a smaller kernel or more padding"
         )
     return (hp - kh) // sh + 1, (wp - kw) // sw + 1
-
-
-def output_array(out, shape, dtype, *, name: str):
-    """A new array of ``shape`` and ``dtype`` to write a result into, or ``out`` when given,
-    after checking that it fits: the ``out=`` argument of the fast ops, as in NumPy.
-
-    Examples
-    --------
-    >>> output_array(None, (2, 3), np.float32, name="conv2d").shape
-    (2, 3)
-    >>> output_array(np.empty((3, 2)), (2, 3), np.float64, name="conv2d")
-    Traceback (most recent call last):
-    ...
-    ValueError: conv2d: out must be a C-contiguous float64 array of shape (2, 3), got float64 (3, 2)
-    """
-    shape, dtype = tuple(shape), np.dtype(dtype)
-    if out is None:
-        return np.empty(shape, dtype)
-    if not (isinstance(out, np.ndarray) and out.shape == shape and out.dtype == dtype
-            and out.flags.c_contiguous):  # fmt: skip
-        got = f"{out.dtype} {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
-        raise ValueError(f"{name}: out must be a C-contiguous {dtype} array of shape {shape}, "
-                         f"got {got}")  # fmt: skip
-    return out
 
 
 def check_array(x, *, ndim: int, name: str, what: str = "input", finite: bool = True):

@@ -14,7 +14,7 @@ what the code does: every number in them is computed by :func:`convnet.im2col.im
   pixel (how many terms the backward pass adds into each entry of ``dx``), for a 3x3 kernel at
   strides 1 and 2 on a 7x7 image.
 
-And one for the chapter "One image on every core", from :func:`convnet.bands.plan_bands`:
+And one for the chapter "One image on every core", from :func:`convnet.tuned.bands.plan_bands`:
 
 - ``bands.png``: the seed-net's image and feature maps side by side, each shaded with the rows
   that each of two bands reads or computes, where they overlap too.
@@ -29,10 +29,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from convnet.bands import plan_bands
 from convnet.cli import seed_net
 from convnet.im2col import col2im, im2col
 from convnet.shapes import resolve_padding, window_output_size
+from convnet.tuned.bands import plan_bands
 
 #: One colour per highlighted patch (matplotlib's default cycle, colour-blind friendly enough).
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c"]

@@ -1,7 +1,8 @@
 """A tour of gradient checking: every layer of convnet, the loss and a whole model.
 
-    python examples/gradcheck_tour.py             # the fast ops (what training runs)
-    python examples/gradcheck_tour.py --naive     # the loop-by-loop reference ops
+    python examples/gradcheck_tour.py                   # the fast ops
+    python examples/gradcheck_tour.py --backend naive   # the loop-by-loop reference ops
+    python examples/gradcheck_tour.py --backend tuned   # the whole model on the tuned steps
 
 For every layer, and for each of its gradients (``dx``, ``dkernel``, ``dbias``), the script
 compares the backward pass with centred finite differences (``convnet.gradcheck``, float64,
@@ -26,6 +27,7 @@ import numpy as np
 
 from convnet import Sequential
 from convnet import layers as L
+from convnet.backend import RUNGS
 from convnet.gradcheck import (
     GradcheckReport,
     away_from_zero,
@@ -45,7 +47,7 @@ from convnet.ops import (
 LAYER_BOUND, MODEL_BOUND = 1e-7, 1e-6
 
 
-def layer_cases(implementation: str):
+def layer_cases(backend: str):
     """(description, layer, input) for every kind of layer, on small float64 inputs.
 
     ReLU layers get inputs with no entry near 0 (for Conv2D and Dense with ReLU, whose kink
@@ -57,7 +59,7 @@ def layer_cases(implementation: str):
     def normal(*shape):
         return rng.normal(size=shape)
 
-    kw = {"implementation": implementation}
+    kw = {"backend": backend}
     return [
         ("Conv2D 3x3, valid", L.Conv2D(3, 3, **kw), normal(2, 2, 6, 6)),
         ("Conv2D 2x3, stride (2, 1), same, tanh",
@@ -114,9 +116,9 @@ def loss_report() -> GradcheckReport:
     return check_op(forward, backward, {"z": rng.normal(size=(4, 5))})
 
 
-def model_report(implementation: str) -> GradcheckReport:
+def model_report(backend: str) -> GradcheckReport:
     """A small CNN with every kind of weighted layer, the loss included, in training mode."""
-    kw = {"implementation": implementation}
+    kw = {"backend": backend}
     model = Sequential([
         L.Conv2D(3, 3, activation="tanh", **kw),
         L.MaxPool2D(2, **kw),
@@ -124,22 +126,22 @@ def model_report(implementation: str) -> GradcheckReport:
         L.Flatten(**kw),
         L.Dense(5, activation="sigmoid", **kw),
         L.Dense(4, activation="softmax", **kw),
-    ], input_shape=(2, 7, 8), seed=0, dtype="float64")  # fmt: skip
+    ], input_shape=(2, 7, 8), seed=0, dtype="float64", backend=backend)  # fmt: skip
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(2)
     return check_model(model, rng.normal(size=(3, 2, 7, 8)), rng.integers(0, 4, size=3))
 
 
-def tour(implementation: str = "fast"):
+def tour(backend: str = "fast"):
     """Run every check; a list of ``(what, report, bound)``."""
     results = []
     rng = np.random.default_rng(3)
-    for what, layer, x in layer_cases(implementation):
+    for what, layer, x in layer_cases(backend):
         layer.build(x.shape[1:], rng, dtype="float64")
         x = away_from_relu_kink(layer, x, rng)
         results.append((what, check_layer(layer, x), LAYER_BOUND))
     results.append(("softmax + cross-entropy (the loss)", loss_report(), LAYER_BOUND))
-    results.append(("a whole model, through the loss", model_report(implementation), MODEL_BOUND))
+    results.append(("a whole model, through the loss", model_report(backend), MODEL_BOUND))
     return results
 
 
@@ -157,11 +159,13 @@ def table(results) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--naive", action="store_true", help="check the loop-by-loop ops")
+    parser.add_argument("--backend", choices=RUNGS, default="fast",
+                        help="the rung to check: the loop-by-loop ops, the fast ones, or the "
+                             "model's tuned steps (default: fast)")  # fmt: skip
     args = parser.parse_args(argv)
-    implementation = "naive" if args.naive else "fast"
-    results = tour(implementation)
-    print(f"Gradient checks of convnet's {implementation} ops: float64, centred differences, "
+    backend = args.backend
+    results = tour(backend)
+    print(f"Gradient checks of convnet's {backend} rung: float64, centred differences, "
           "h = 1e-5\n")  # fmt: skip
     print(table(results))
     worst = max(report.max_error / bound for _, report, bound in results)

@@ -1,4 +1,4 @@
-"""convnet.bands, predict's pass for a few images: the row arithmetic by hand and against
+"""convnet.tuned.bands, predict's pass for a few images: the row arithmetic by hand and against
 brute force, bands == layer by layer over hypothesis-drawn models, which models it runs, and
 that predict keeps its checks and leaves no stale caches behind."""
 
@@ -9,10 +9,11 @@ from hypothesis import strategies as st
 
 from convnet import Sequential
 from convnet import layers as L
-from convnet.bands import MAX_IMAGES, band_rows, bands_forward, plan_bands
 from convnet.cli import seed_net, small_net
 from convnet.jit import JIT_ENABLED
 from convnet.shapes import resolve_padding, window_output_size
+from convnet.tuned.bands import MAX_IMAGES, band_rows, bands_forward, plan_bands
+from convnet.tuned.steps import BandsStep
 
 EXACT = 1e-9  # float64: the dense layer's sum in another order, nothing else
 
@@ -120,7 +121,7 @@ def small_models(draw):
     if draw(st.booleans()):
         layers.append(L.Dense(3, activation="softmax"))
     model = Sequential(layers, input_shape=(channels, size, size), seed=draw(st.integers(0, 99)),
-                       dtype="float64")
+                       dtype="float64", backend="tuned")
     return model, draw(st.integers(1, MAX_IMAGES))
 
 
@@ -146,9 +147,9 @@ def test_bands_equal_layer_by_layer(case, n_bands, seed):
 @pytest.mark.skipif(not JIT_ENABLED, reason="the seed-net's products take minutes as plain Python")
 @pytest.mark.parametrize("n_img", [1, 2, MAX_IMAGES])
 def test_seed_net_predict_in_bands_matches_forward_in_float32(n_img):
-    model = seed_net(seed=0)
+    model = seed_net(seed=0, backend="tuned")
     x = np.random.default_rng(n_img).random((n_img, 1, 28, 28), dtype=np.float32)
-    assert model._band_plan() is not None
+    assert _in_bands(model) is not None
     p = model.predict(x)
     assert p.dtype == np.float32 and p.shape == (n_img, 10)
     np.testing.assert_allclose(p, model.forward(x), rtol=1e-5, atol=1e-7)
@@ -157,53 +158,64 @@ def test_seed_net_predict_in_bands_matches_forward_in_float32(n_img):
 # --- which models, and what predict keeps ---------------------------------------------------
 
 
-def _conv_model(*middle, implementation="fast"):
-    return Sequential([L.Conv2D(2, 3, activation="relu", implementation=implementation),
+def _conv_model(*middle, backend="tuned"):
+    return Sequential([L.Conv2D(2, 3, activation="relu", backend=backend),
                        *middle, L.Flatten(), L.Dense(3, activation="softmax")],
-                      input_shape=(1, 8, 8), seed=0)  # fmt: skip
+                      input_shape=(1, 8, 8), seed=0, backend="tuned")  # fmt: skip
+
+
+def _in_bands(model):
+    """The model's BandsStep, or None if its plan has none."""
+    return model._steps[0] if isinstance(model._steps[0], BandsStep) else None
 
 
 @pytest.mark.parametrize("model, why", [
     (_conv_model(L.AvgPool2D(2)), "average pooling"),
-    (_conv_model(implementation="naive"), "a naive layer"),
+    (_conv_model(backend="fast"), "a layer on the fast rung"),
     (_conv_model(L.Conv2D(2, 3, activation="tanh")), "a convolution with tanh"),
     (_conv_model(L.ReLU()), "an activation layer"),
-    (Sequential([L.Conv2D(2, 3), L.Flatten(), L.ReLU(), L.Dense(3)], input_shape=(1, 8, 8)),
-     "no Dense right after Flatten"),
-    (Sequential([L.Flatten(), L.Dense(3)], input_shape=(1, 8, 8)), "no window layer"),
-    (Sequential([L.Conv2D(2, 3), L.MaxPool2D(2)], input_shape=(1, 8, 8)), "no Flatten"),
+    (Sequential([L.Conv2D(2, 3), L.Flatten(), L.ReLU(), L.Dense(3)], input_shape=(1, 8, 8),
+                backend="tuned"), "no Dense right after Flatten"),
+    (Sequential([L.Flatten(), L.Dense(3)], input_shape=(1, 8, 8), backend="tuned"),
+     "no window layer"),
+    (Sequential([L.Conv2D(2, 3), L.MaxPool2D(2)], input_shape=(1, 8, 8), backend="tuned"),
+     "no Flatten"),
 ])  # fmt: skip
 def test_models_the_bands_cannot_run_are_run_layer_by_layer(model, why):
-    assert plan_bands(model.layers) is None, why
+    assert plan_bands(model.layers) is None and _in_bands(model) is None, why
     x = np.random.default_rng(0).random((1, 1, 8, 8), dtype=np.float32)
     np.testing.assert_array_equal(model.predict(x), model.forward(x))
 
 
-def test_plan_follows_the_layers_and_the_thread_count(monkeypatch):
+def test_plan_follows_the_thread_count(monkeypatch):
     model = _conv_model(L.MaxPool2D(2))
-    plan = model._band_plan()
-    assert plan is model._band_plan() and plan.rows.shape[0] >= 1
-    model.layers[0].activation = "tanh"  # no longer one the bands can run
-    assert model._band_plan() is None
-    model.layers[0].activation = "relu"
-    monkeypatch.setattr("convnet.model.get_num_threads", lambda: 3)
-    assert model._band_plan().rows.shape[0] == 3  # one band per thread (3 pooled rows)
-
-
-def test_predict_in_bands_leaves_no_cache_for_backward():
-    model = small_net(seed=0)
-    x = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
-    model.forward(x, training=True)  # caches of another batch
+    bands_step = _in_bands(model)
+    x = np.random.default_rng(0).random((1, 1, 8, 8), dtype=np.float32)
     model.predict(x)
-    with pytest.raises(RuntimeError, match=r"conv2d: backward\(\) called before forward\(\)"):
-        model.layers[0].backward(np.ones((1, 8, 24, 24), np.float32))
+    assert bands_step._band_plan().rows.shape[0] >= 1
+    monkeypatch.setattr("convnet.tuned.steps.get_num_threads", lambda: 3)
+    assert bands_step._band_plan().rows.shape[0] == 3  # one band per thread (3 pooled rows)
+
+
+def test_backward_after_a_pass_in_bands_equals_backward_after_the_steps():
+    model = small_net(seed=0, backend="tuned", dtype="float64")
+    x = np.random.default_rng(0).random((1, 1, 28, 28))
+    out = model.forward(x)  # one image at inference: in bands, which keep no caches
+    dout = np.random.default_rng(1).normal(size=out.shape)
+    dx = model.backward(dout)
+    grads = {k: v.copy() for k, v in model.gradients().items()}
+    fast = small_net(seed=0, backend="fast", dtype="float64")
+    fast.forward(x)
+    np.testing.assert_allclose(dx, fast.backward(dout), rtol=1e-9, atol=1e-12)
+    for name, grad in fast.gradients().items():
+        np.testing.assert_allclose(grads[name], grad, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("n_img", [1, MAX_IMAGES])
 def test_predict_in_bands_still_names_the_layer_that_received_a_nan(n_img):
-    model = small_net(seed=0)
+    model = small_net(seed=0, backend="tuned")
     x = np.random.default_rng(0).random((n_img, 1, 28, 28), dtype=np.float32)
-    assert model._band_plan() is not None
+    assert _in_bands(model) is not None
     bad = x.copy()
     bad[-1, 0, 3, 3] = np.inf
     with pytest.raises(ValueError, match=r"conv2d \(Conv2D\).*NaN or Inf"):

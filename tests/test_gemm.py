@@ -1,4 +1,4 @@
-"""The register-tiled matrix multiply (convnet/gemm.py).
+"""The register-tiled matrix multiply (convnet/tuned/gemm.py).
 
 * A product small enough to check by hand.
 * ``matmul_nt(a, bt) == a @ bt.T`` and ``matmul_nn(a, b) == a @ b`` over hypothesis-drawn
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convnet.gemm import matmul_nn, matmul_nt
 from convnet.gradcheck import rel_error
 from convnet.jit import JIT_ENABLED
+from convnet.tuned.gemm import matmul_nn, matmul_nt
 
 # float32 on the seed-net's shapes: sums of up to 9216 products, in the kernel's order and
 # NumPy's, each rounding at ~6e-8 per step; a wrong index gives errors of order 1.

@@ -27,9 +27,9 @@ def test_the_tour_covers_every_layer_class(tour):
     assert classes - toured == set()
 
 
-@pytest.mark.parametrize("implementation", ["fast", "naive"])
-def test_every_gradient_of_the_tour_is_within_its_bound(tour, implementation):
-    results = tour.tour(implementation)
+@pytest.mark.parametrize("backend", ["naive", "fast", "tuned"])
+def test_every_gradient_of_the_tour_is_within_its_bound(tour, backend):
+    results = tour.tour(backend)
     rows = [(what, name, err, bound) for what, report, bound in results
             for name, _, err in report.rows]  # fmt: skip
     assert len(rows) == 36

@@ -51,12 +51,12 @@ CONV_CASES = [
 ]
 
 
-@pytest.mark.parametrize("implementation", ["fast", "naive"])
+@pytest.mark.parametrize("backend", ["fast", "naive"])
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_gradients(case, implementation):
+def test_conv2d_gradients(case, backend):
     filters, kernel, strides, padding, act, bias, in_shape = case
     layer = build(L.Conv2D(filters, kernel, strides=strides, padding=padding, activation=act,
-                           use_bias=bias, implementation=implementation), in_shape)
+                           use_bias=bias, backend=backend), in_shape)
     x = relu_safe_input(layer, (2, *in_shape), RNG_SEED)
     report = check_layer(layer, x)
     expected = ["dx", "dkernel"] + (["dbias"] if bias else [])
@@ -64,10 +64,10 @@ def test_conv2d_gradients(case, implementation):
     assert report.max_error <= 1e-7, str(report)
 
 
-@pytest.mark.parametrize("implementation", ["fast", "naive"])
+@pytest.mark.parametrize("backend", ["fast", "naive"])
 @pytest.mark.parametrize("act", [None, "relu", "tanh", "sigmoid", "softmax", "leaky_relu"])
-def test_dense_gradients(act, implementation):
-    layer = build(L.Dense(4, activation=act, implementation=implementation), (6,))
+def test_dense_gradients(act, backend):
+    layer = build(L.Dense(4, activation=act, backend=backend), (6,))
     x = relu_safe_input(layer, (3, 6), RNG_SEED)
     report = check_layer(layer, x)
     assert report.max_error <= 1e-7, str(report)
@@ -80,7 +80,7 @@ def distinct_values(shape, seed):
     return rng.permutation(np.arange(np.prod(shape))).reshape(shape) * 0.1 - 1.0
 
 
-@pytest.mark.parametrize("implementation", ["fast", "naive"])
+@pytest.mark.parametrize("backend", ["fast", "naive"])
 @pytest.mark.parametrize(
     "cls, pool, strides, padding",
     [
@@ -92,8 +92,8 @@ def distinct_values(shape, seed):
         (L.AvgPool2D, (1, 3), (2, 3), "valid"),
     ],
 )
-def test_pool_gradients(cls, pool, strides, padding, implementation):
-    layer = build(cls(pool, strides=strides, padding=padding, implementation=implementation),
+def test_pool_gradients(cls, pool, strides, padding, backend):
+    layer = build(cls(pool, strides=strides, padding=padding, backend=backend),
                   (2, 7, 6))
     report = check_layer(layer, distinct_values((2, 2, 7, 6), RNG_SEED))
     assert report.max_error <= 1e-7, str(report)
@@ -161,9 +161,10 @@ def test_backward_overwrites_and_never_updates(layer, in_shape):
 
 
 def test_fast_and_naive_layers_agree():
-    fast = build(L.Conv2D(3, (2, 3), strides=(1, 2), padding="same", activation="tanh"), (2, 6, 7))
+    fast = build(L.Conv2D(3, (2, 3), strides=(1, 2), padding="same", activation="tanh",
+                          backend="fast"), (2, 6, 7))
     naive = build(L.Conv2D(3, (2, 3), strides=(1, 2), padding="same", activation="tanh",
-                           implementation="naive"), (2, 6, 7))
+                           backend="naive"), (2, 6, 7))
     naive.params = {k: v.copy() for k, v in fast.params.items()}
     x = np.random.default_rng(0).normal(size=(2, 2, 6, 7))
     np.testing.assert_allclose(fast.forward(x), naive.forward(x), rtol=1e-12, atol=1e-12)

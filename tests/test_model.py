@@ -8,7 +8,6 @@ import pytest
 
 from convnet import Sequential
 from convnet import layers as L
-from convnet.bands import MAX_IMAGES
 from convnet.gradcheck import check_model
 
 
@@ -202,73 +201,3 @@ def test_lazy_build_from_first_batch():
 def test_layer_chain_mismatch_is_reported():
     with pytest.raises(ValueError, match=r"dense \(Dense\).*\(2, 6, 6\).*Flatten"):
         Sequential([L.Conv2D(2, 3), L.Dense(4)], input_shape=(1, 8, 8))
-
-
-def test_training_skips_the_first_layers_dx_without_changing_any_gradient():
-    # loss_and_gradients runs backward with need_dx=False: the first Conv2D then skips its
-    # dx (nothing reads it). Every parameter gradient must be what the full backward gives.
-    model = Sequential(
-        [L.Conv2D(3, 3, activation="relu"), L.Flatten(), L.Dense(4, activation="softmax")],
-        input_shape=(2, 6, 6), seed=3, dtype="float64",
-    )  # fmt: skip
-    model.compile(optimizer="sgd", loss="categorical_crossentropy")
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(5, 2, 6, 6)), np.eye(4)[rng.integers(0, 4, 5)]
-    model.loss_and_gradients(x, y)
-    skipped = {k: v.copy() for k, v in model.gradients().items()}
-    z = model.forward(x, training=True, logits=True)
-    dx = model.backward(model.loss.backward(model.loss.forward(z, y)[1]))
-    assert dx.shape == x.shape
-    for name, grad in model.gradients().items():
-        np.testing.assert_array_equal(grad, skipped[name], err_msg=name)
-    assert model.layers[0].backward(np.ones((5, 3, 4, 4)), need_dx=False) is None
-
-
-def test_inference_reuses_its_arrays_and_never_hands_them_out():
-    model = seed_net(seed=0)
-    rng = np.random.default_rng(0)
-    # Batches bigger than predict sends through the bands (which keep nothing), so that
-    # they go layer by layer; two of them in x. Outputs over 1 MB each.
-    batch = MAX_IMAGES + 4
-    x, other = rng.random((2, 2 * batch, 1, 28, 28), dtype=np.float32)
-    model.forward(x[:1])
-    assert all(not layer._kept for layer in model.layers)  # one image's are not worth keeping
-    first = model.predict(x)
-    kept = {(layer.name, k): v for layer in model.layers for k, v in layer._kept.items()}
-    assert sorted(kept) == [("conv2d", "out"), ("conv2d_1", "out"),
-                            ("max_pooling2d", "argmax"), ("max_pooling2d", "out")]  # fmt: skip
-    again = model.predict(other)
-    layers = {layer.name: layer for layer in model.layers}
-    for (name, key), array in kept.items():  # the same arrays, written again
-        assert layers[name]._kept[key] is array
-    np.testing.assert_array_equal(model.predict(x), first)
-    assert not np.array_equal(again, first)
-    # batch by batch (2 batches, into the same kept arrays) gives what one batch gives, and
-    # so does each image alone (in bands), to rounding (a row's sums are split differently in
-    # a product of another size)
-    np.testing.assert_allclose(model.predict(x, batch_size=batch), first, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(np.concatenate([model.predict(x[i : i + 1])
-                                               for i in range(len(x))]),
-                               first, rtol=1e-5, atol=1e-7)  # fmt: skip
-
-
-def test_a_model_ending_in_a_view_of_a_kept_array_returns_copies(monkeypatch):
-    monkeypatch.setattr(L, "KEEP_FROM_BYTES", 0)  # keep even these tiny outputs
-    model = Sequential([L.Conv2D(2, 3), L.MaxPool2D(2), L.Flatten()], input_shape=(1, 6, 6),
-                       seed=0)  # fmt: skip
-    rng = np.random.default_rng(1)
-    x, other = rng.random((2, 3, 1, 6, 6))
-    first = model.forward(x)
-    expected = first.copy()
-    assert model.layers[1]._kept  # MaxPool2D kept its output, which Flatten returns a view of
-    model.forward(other)  # would overwrite `first` if it were that kept array
-    np.testing.assert_array_equal(first, expected)
-    np.testing.assert_array_equal(model.predict(x, batch_size=2), expected)
-
-
-def test_training_passes_keep_nothing():
-    model = seed_net(seed=0)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
-    model.train_on_batch(x, np.arange(4))
-    assert all(not layer._kept for layer in model.layers)

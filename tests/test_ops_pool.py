@@ -103,7 +103,6 @@ def test_maxpool_ties_go_to_the_first_maximum_in_row_major_order(forward, backwa
     np.testing.assert_array_equal(backward(_image([[5]]), cache), _image([[5, 0], [0, 0]]))
 
 
-# first the 2x2 kernel, then the general one
 @pytest.mark.parametrize("pool_size, strides", [(2, None), (3, 2)])
 def test_maxpool_fast_breaks_ties_like_the_naive_one(pool_size, strides):
     # Values 0, 1, 2 only: most windows hold ties, and every one must go to the same pixel.
@@ -160,14 +159,6 @@ def test_avgpool_by_hand_non_tiling_windows(forward, backward):
     np.testing.assert_array_equal(out, _image([[2.25, 4.75]]))
     dx = backward(_image([[4, 8]]), cache)
     np.testing.assert_array_equal(dx, _image([[1, 1, 0, 2, 2], [1, 1, 0, 2, 2]]))
-
-
-def test_maxpool_fast_records_the_flat_position_of_each_maximum():
-    x = _image([[1, 5, 2, 0], [3, 4, 8, 1], [0, 6, 2, 7], [9, 1, 3, 2]])
-    _, (shape, argmax) = maxpool2d_forward(x, pool_size=2)
-    assert shape == x.shape
-    # flat index h*W + w: (0,1) -> 1, (1,2) -> 6, (3,0) -> 12, (2,3) -> 11
-    np.testing.assert_array_equal(argmax, [[[[1, 6], [12, 11]]]])
 
 
 # --- naive == fast over hypothesis-drawn geometry ---------------------------------------------
@@ -250,13 +241,16 @@ def test_pool_float32_naive_equals_fast_and_stays_float32():
     x = _distinct((2, 3, 7, 6), rng, np.float32)
     dout = rng.normal(size=(2, 3, 7, 3)).astype(np.float32)
     hyper = {"pool_size": (3, 2), "strides": (1, 2), "padding": "same"}
-    # max pooling picks one of the inputs, so float32 results agree exactly
+    # max pooling picks one of the inputs, so the float32 outputs agree exactly; these windows
+    # overlap, and a pixel that wins two of them sums two gradients, which the naive loop adds
+    # window by window and col2im tap by tap: equal up to float32 rounding
     out_n, cache_n = maxpool2d_forward_naive(x, **hyper)
     out_f, cache_f = maxpool2d_forward(x, **hyper)
+    np.testing.assert_array_equal(out_n, out_f)
     dx_n, dx_f = maxpool2d_backward_naive(dout, cache_n), maxpool2d_backward(dout, cache_f)
     for a, b in ((out_n, out_f), (dx_n, dx_f)):
         assert a.dtype == b.dtype == np.float32
-        np.testing.assert_array_equal(a, b)
+        assert rel_error(a, b) <= FLOAT32
     out_n, cache_n = avgpool2d_forward_naive(x, **hyper)
     out_f, cache_f = avgpool2d_forward(x, **hyper)
     dx_n, dx_f = avgpool2d_backward_naive(dout, cache_n), avgpool2d_backward(dout, cache_f)
@@ -358,17 +352,3 @@ def test_pool_rejects_bad_padding(forward, padding):
 def test_pool_rejects_bad_sizes_naming_the_op_and_shape(forward, kwargs, message):
     with pytest.raises(ValueError, match=_NAME[forward] + ": " + message + r".*\(1, 2, 4, 4\)"):
         forward(np.zeros((1, 2, 4, 4)), **kwargs)
-
-
-def test_maxpool_fast_writes_into_out_and_argmax_when_given():
-    x = np.random.default_rng(0).normal(size=(2, 3, 7, 6))
-    fresh, (_, fresh_argmax) = maxpool2d_forward(x, pool_size=3, strides=2)
-    out, argmax = np.full(fresh.shape, np.nan), np.full(fresh.shape, -1)
-    result, (_, result_argmax) = maxpool2d_forward(x, pool_size=3, strides=2, out=out,
-                                                   argmax=argmax)  # fmt: skip
-    assert result is out and result_argmax is argmax
-    np.testing.assert_array_equal(out, fresh)
-    np.testing.assert_array_equal(argmax, fresh_argmax)
-    with pytest.raises(ValueError, match=r"max_pooling2d \(argmax\): out must be a C-contiguous "
-                                         r"int64 array of shape \(2, 3, 3, 2\)"):  # fmt: skip
-        maxpool2d_forward(x, pool_size=3, strides=2, argmax=np.empty(fresh.shape, np.int32))

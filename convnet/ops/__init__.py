@@ -1,6 +1,6 @@
 """The ops: pure forward/backward function pairs, each written twice (naive and fast).
 
-Reading order: ... → im2col → **6. ops** (conv, pool, dense, activations, dropout,
+Reading order: ... → im2col → **5. ops** (conv, pool, dense, activations, dropout,
 softmax) → initializers → layers → ... Docs: one chapter per op.
 
 Every ``*_forward(...)`` returns ``(out, cache)``; every ``*_backward(dout, cache)`` returns

@@ -1,6 +1,6 @@
 """Element-wise activations: ReLU, LeakyReLU, sigmoid, tanh.
 
-Reading order: ... → dense → **6. ops: activations** → dropout → softmax → ... Docs chapter:
+Reading order: ... → dense → **5. ops: activations** → dropout → softmax → ... Docs chapter:
 "Activations".
 
 Each maps every entry on its own, so its backward pass multiplies ``dout`` entry by entry by

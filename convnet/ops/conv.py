@@ -1,6 +1,6 @@
 """2-D convolution (cross-correlation, as in every deep-learning library), forward and backward.
 
-Reading order: ... → im2col → **6. ops: conv** → pool → dense → activations → dropout →
+Reading order: ... → im2col → **5. ops: conv** → pool → dense → activations → dropout →
 softmax → layers → ... Docs chapter: "Convolution".
 
 Forward, for image ``n``, filter ``f`` and output position ``(oh, ow)`` (eq. conv-fwd)::
@@ -16,26 +16,18 @@ where ``xp`` is ``x`` zero-padded by ``(top, bottom, left, right)``. Backward, g
 
 and ``dx`` is ``dxp`` with the padding cut off.
 
-With ``relu=True`` the op is followed by ReLU in the same pass, ``out = max(0, conv(x))``, and
-the backward pass first sends ``dout`` only through positions where ``out > 0``. A network
-almost always puts ReLU after a convolution; fused, the fast version applies it while each
-image's output is still in the cache instead of making two more passes over the batch.
-
-Two implementations with the same signature: ``conv2d_forward_naive`` / ``conv2d_backward_naive``
-loop over the sums as written; ``conv2d_forward`` / ``conv2d_backward`` use im2col and the
-register-tiled GEMM of :mod:`convnet.gemm`.
+Two implementations with the same signature and the same cache: ``conv2d_forward_naive`` /
+``conv2d_backward_naive`` loop over the sums as written; ``conv2d_forward`` /
+``conv2d_backward`` copy the patches into columns (:mod:`convnet.im2col`) and let one matrix
+product, NumPy's ``@``, do all the sums at once.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
-from convnet.gemm import gemm_nn, gemm_nt
-from convnet.im2col import col2im_image, im2col_image
-from convnet.jit import kernel, parallel_chunksize, prange
-from convnet.shapes import output_array, pair, resolve_padding, window_output_size
+from convnet.im2col import col2im, im2col
+from convnet.shapes import pair, resolve_padding, window_output_size
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_forward_naive", "conv2d_backward_naive"]
 
@@ -68,7 +60,7 @@ def _geometry(x, w, b, stride, padding):
 # ---------------------------------------------------------------------------------------------
 
 
-def conv2d_forward_naive(x, w, b, *, stride=1, padding=0, relu=False):
+def conv2d_forward_naive(x, w, b, *, stride=1, padding=0):
     """Convolution by explicit loops over images, filters and output positions.
 
     Parameters
@@ -78,16 +70,13 @@ def conv2d_forward_naive(x, w, b, *, stride=1, padding=0, relu=False):
     b : ndarray, shape (F,), or None for no bias
     stride : int or (int, int)
     padding : 'valid', 'same', int, (int, int) or (top, bottom, left, right)
-    relu : bool
-        Apply ReLU to the result (see the module docstring).
 
     Returns
     -------
     out : ndarray, shape (N, F, H_out, W_out)
         ``H_out = (H + top + bottom - KH) // stride_h + 1``, likewise ``W_out``.
     cache : tuple
-        ``(x, w, b, stride_hw, pads, relu_out)``, ``relu_out`` being ``out`` with ``relu``
-        and None without.
+        ``(x, w, b, stride_hw, pads)``: the inputs, the stride and the four paddings.
 
     Examples
     --------
@@ -108,9 +97,7 @@ def conv2d_forward_naive(x, w, b, *, stride=1, padding=0, relu=False):
                 for ow in range(w_out):
                     patch = xp[n, :, oh * sh : oh * sh + kh, ow * sw : ow * sw + kw]
                     out[n, f, oh, ow] = np.sum(patch * w[f]) + (b[f] if b is not None else 0)
-    if relu:
-        out = np.maximum(out, 0)
-    return out, (x, w, b, (sh, sw), pads, out if relu else None)
+    return out, (x, w, b, (sh, sw), pads)
 
 
 def conv2d_backward_naive(dout, cache):
@@ -139,9 +126,7 @@ def conv2d_backward_naive(dout, cache):
     >>> db
     array([4.])
     """
-    x, w, b, (sh, sw), (top, bottom, left, right), relu_out = cache
-    if relu_out is not None:  # through the ReLU first: only where it let the value pass
-        dout = dout * (relu_out > 0)
+    x, w, b, (sh, sw), (top, bottom, left, right) = cache
     kh, kw = w.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
@@ -160,143 +145,18 @@ def conv2d_backward_naive(dout, cache):
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast: im2col + the register-tiled GEMMs of convnet/gemm.py, one image at a time per thread.
-#
-# Each image's patch matrix (for the seed-net's second convolution 288 x 576 numbers, 0.66 MB)
-# is made, multiplied and dropped while it is still in the core's cache, instead of building
-# the whole batch's (85 MB at batch 128) and streaming it through memory three times. The
-# backward pass makes the patches again rather than keeping them: copying is cheap next to
-# the multiplications, and a forward pass then needs no more memory than its output.
+# Fast: im2col, then one matrix product for the whole batch (eq. conv-im2col).
 # ---------------------------------------------------------------------------------------------
 
 
-@kernel
-def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu, cols, prod,
-              out):  # fmt: skip
-    """Output rows ``oh_start <= oh < oh_stop`` of one image: ``w_mat @ cols + b``, then ReLU
-    if asked, into ``out[:, oh_start*W_out : oh_stop*W_out]``.
+def conv2d_forward(x, w, b, *, stride=1, padding=0):
+    """Convolution as ``W.reshape(F, K) @ im2col(x)``: every patch becomes a column, and one
+    matrix product takes the dot product of every filter with every patch. Same contract as
+    :func:`conv2d_forward_naive`.
 
-    x : (C, H, W); w_mat : (F, K); b : (F,); cols : (K, P) and prod : (F, P) scratch, where
-    ``P = (oh_stop - oh_start) * W_out``; out : (F, H_out * W_out), the image's output.
-    ``prod`` may be ``out`` itself when the rows are all of them (the product then goes
-    straight into place). :mod:`convnet.bands` calls this too, for bands of rows.
-    """
-    im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
-    gemm_nn(w_mat, cols, prod, False)  # (F, K) x (K, P) -> (F, P)
-    p_start, p_stop = oh_start * w_out, oh_stop * w_out
-    for f in range(w_mat.shape[0]):  # + bias, ReLU, into place
-        # views that start at 0, so that the compiler sees no negative index and vectorises
-        # the loop
-        out_f, prod_f, bias = out[f, p_start:p_stop], prod[f], b[f]
-        for p in range(out_f.shape[0]):
-            v = prod_f[p] + bias
-            # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
-            out_f[p] = v if (not relu or not v < 0.0) else 0.0
-
-
-@kernel(parallel=True)
-def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, n_pieces,
-                         relu, out):  # fmt: skip
-    """out[n] (F, P) = w_mat (F, K) @ cols(x[n]) (K, P) + b, then ReLU if asked.
-
-    The work is cut into ``n_chunks`` runs of images times ``n_pieces`` runs of output rows
-    (see :func:`_work_items`); each piece of an image is a product of its own."""
-    n_img = x.shape[0]
-    n_filt, k_size = w_mat.shape
-    for t in prange(n_chunks * n_pieces):
-        chunk, piece = t // n_pieces, t % n_pieces
-        oh_start, oh_stop = piece * h_out // n_pieces, (piece + 1) * h_out // n_pieces
-        # buffers of its own: the piece's columns and, when an image is cut into pieces,
-        # their product with the kernel (a whole image's goes straight into out[n])
-        cols = np.empty((k_size, (oh_stop - oh_start) * w_out), x.dtype)
-        prod = np.empty((n_filt, (oh_stop - oh_start) * w_out if n_pieces > 1 else 0), x.dtype)
-        for n in range(chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks):
-            conv_rows(x[n], w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu,
-                      cols, out[n] if n_pieces == 1 else prod, out[n])  # fmt: skip
-
-
-@kernel(parallel=True)
-def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, need_dx,
-                          relu_out, dw_parts, db_parts, dx):  # fmt: skip
-    """Over chunk t of the images: dw_parts[t] = sum d[n] @ cols[n]^T, db_parts[t] = sum of
-    d[n] over positions; dx[n] = col2im(w^T @ d[n]).
-
-    With a non-empty ``relu_out`` (N, F, P), ``d[n]`` is first zeroed where ``relu_out[n]``
-    is not positive (the fused ReLU's backward pass)."""
-    relu = relu_out.size > 0
-    n_img, n_filt, n_pos = d.shape
-    k_size = w_t.shape[0]
-    for t in prange(n_chunks):
-        cols = np.empty((k_size, n_pos), x.dtype)
-        dcols = np.empty((k_size, n_pos), x.dtype)
-        d_masked = np.empty((n_filt, n_pos), x.dtype)
-        for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
-            d_n = d[n]
-            if relu:
-                y_n = relu_out[n]
-                for f in range(n_filt):
-                    for p in range(n_pos):
-                        d_masked[f, p] = d_n[f, p] if y_n[f, p] > 0.0 else 0.0
-                d_n = d_masked
-            for f in range(n_filt):
-                db_parts[t, f] += d_n[f].sum()
-            im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out, cols)  # (K, P)
-            gemm_nt(d_n, cols, dw_parts[t], True)  # (F, P) x (K, P)^T -> (F, K), summed
-            if need_dx:
-                # summed over only F filters: gemm_nn, which has no per-tile sums to finish
-                gemm_nn(w_t, d_n, dcols, False)  # (K, F) x (F, P) -> (K, P)
-                col2im_image(dcols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
-
-
-#: Images per parallel work item. Small pieces handed out as threads come free (the
-#: ``parallel_chunksize(1)`` below) keep both cores busy even when another program takes
-#: one of them for a while; equal halves fixed in advance would leave one core waiting.
-IMAGES_PER_CHUNK = 4
-
-
-#: A forward pass over fewer images than this cuts each image into pieces of output rows, so
-#: that both cores work on it: one image at a time is what a drawing app asks for.
-FEW_IMAGES = 2 * IMAGES_PER_CHUNK
-
-
-def _chunks(n_img: int) -> int:
-    """How many pieces of at most ``IMAGES_PER_CHUNK`` images to cut a batch into."""
-    return max(1, -(-n_img // IMAGES_PER_CHUNK))
-
-
-def _work_items(n_img: int, h_out: int) -> tuple[int, int]:
-    """``(n_chunks, n_pieces)`` for the forward kernel: runs of images, and for few images
-    runs of output rows within each image, at least ``IMAGES_PER_CHUNK`` work items in all.
-    (More, smaller pieces cost more than they balance: for one image of conv2, 4 pieces take
-    0.126 ms on two cores, 8 take 0.148 ms.)"""
-    if n_img >= FEW_IMAGES:
-        return _chunks(n_img), 1
-    return n_img, max(1, min(h_out, -(-IMAGES_PER_CHUNK // max(n_img, 1))))
-
-
-def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False, out=None):
-    """Convolution as ``W.reshape(F, K) @ im2col(x)``, image by image. Same contract as the
-    naive version, and ``out`` to write the result into an existing array.
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, H, W)
-    w : ndarray, shape (F, C, KH, KW)
-    b : ndarray, shape (F,), or None
-    stride : int or (int, int)
-    padding : 'valid', 'same', int, (int, int) or (top, bottom, left, right)
-    relu : bool
-        Apply ReLU to the result, in the same pass.
-    out : ndarray, shape (N, F, H_out, W_out), optional
-        C-contiguous, of ``x``'s dtype: filled and returned instead of a new array (the model
-        reuses its arrays from one inference batch to the next; see ``Layer.forward``).
-
-    Returns
-    -------
-    out : ndarray, shape (N, F, H_out, W_out)
-    cache : tuple
-        ``(x, w, b is not None, geometry, relu_out)``; the backward pass rebuilds the patches
-        from ``x``. ``relu_out`` is ``out`` with ``relu``, else None.
+    ``K = C*KH*KW`` (a patch's entries) and ``P = H_out*W_out`` (the positions). The product
+    ``(F, K) @ (N, K, P)`` broadcasts the filters over the batch and gives ``(N, F, P)``,
+    which is already NCHW once reshaped.
 
     Examples
     --------
@@ -305,41 +165,25 @@ def conv2d_forward(x, w, b, *, stride=1, padding=0, relu=False, out=None):
     array([[10., 18.],
            [42., 50.]])
     """
-    geometry = _geometry(x, w, b, stride, padding)
-    (kh, kw), (sh, sw), pads, (h_out, w_out) = geometry
-    x = np.ascontiguousarray(x)
+    kernel_hw, stride_hw, pads, out_hw = _geometry(x, w, b, stride, padding)
     n_img, n_filt = x.shape[0], w.shape[0]
-    w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
-    bias = b if b is not None else np.zeros(n_filt, x.dtype)
-    out = output_array(out, (n_img, n_filt, h_out, w_out), x.dtype, name="conv2d")
-    out_flat = out.reshape(n_img, n_filt, h_out * w_out)  # (N, F, P): NCHW, no transpose
-    n_chunks, n_pieces = _work_items(n_img, h_out)
-    # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
-    # pieces of one image go in equal shares fixed in advance, which saves the microseconds
-    # that handing out costs: a few percent of one image's pass through the seed-net.
-    with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext():
-        _conv_forward_kernel(x, w_mat, bias.astype(x.dtype, copy=False), kh, kw, sh, sw,
-                             pads[0], pads[2], h_out, w_out, n_chunks, n_pieces, relu,
-                             out_flat)  # fmt: skip
-    return out, (x, w, b is not None, geometry, out if relu else None)
+    cols = im2col(x, kernel_hw, stride_hw, pads, out_hw)  # (N, K, P)
+    out = w.reshape(n_filt, -1) @ cols  # (F, K) @ (N, K, P) -> (N, F, P)
+    if b is not None:
+        out += b[:, None]  # one bias per filter, the same at every position
+    return out.reshape(n_img, n_filt, *out_hw), (x, w, b, stride_hw, pads)
 
 
-def conv2d_backward(dout, cache, *, need_dx=True):
-    """Gradients by two GEMMs per image (``dw += d @ cols.T``, ``dcols = w.T @ d``) and
-    col2im. Same contract as the naive version.
+def conv2d_backward(dout, cache):
+    """Gradients by two matrix products and col2im (eqs. conv-bwd-w, conv-bwd-x in matrix
+    form). Same contract as :func:`conv2d_backward_naive`::
 
-    Parameters
-    ----------
-    dout : ndarray, shape (N, F, H_out, W_out)
-    cache : from :func:`conv2d_forward`
-    need_dx : bool
-        False skips ``dx`` (returned as None): a network's first layer has no use for it.
+        dw = sum_n dout[n] @ cols[n].T        (F, P) @ (P, K) -> (F, K)
+        dx = col2im(W.T @ dout[n])            (K, F) @ (F, P) -> (K, P) -> (C, H, W)
 
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W), or None
-    dw : ndarray, shape (F, C, KH, KW)
-    db : ndarray, shape (F,), or None
+    The patches are made again from ``x`` rather than kept from the forward pass: the
+    cache then holds what the naive version's does, and copying costs little next to the
+    products.
 
     Examples
     --------
@@ -350,20 +194,13 @@ def conv2d_backward(dout, cache, *, need_dx=True):
     array([[ 8., 12.],
            [20., 24.]])
     """
-    x, w, has_bias, ((kh, kw), (sh, sw), pads, (h_out, w_out)), relu_out = cache
+    x, w, b, stride_hw, pads = cache
     n_img, n_filt = dout.shape[:2]
-    d = np.ascontiguousarray(dout, dtype=x.dtype).reshape(n_img, n_filt, -1)  # (N, F, P)
-    if relu_out is None:
-        relu_out = np.empty((0, 0, 0), x.dtype)  # the kernel's sign for "no ReLU"
-    relu_out = relu_out.reshape(-1, *d.shape[1:])
-    w_t = np.ascontiguousarray(w.reshape(n_filt, -1).T)  # (K, F)
-    n_chunks = _chunks(n_img)
-    dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
-    db_parts = np.zeros((n_chunks, n_filt), x.dtype)
-    dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
-    with parallel_chunksize(1):
-        _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                              n_chunks, need_dx, relu_out, dw_parts, db_parts, dx)  # fmt: skip
-    dw = dw_parts.sum(axis=0).reshape(w.shape)
-    db = db_parts.sum(axis=0) if has_bias else None
-    return (dx if need_dx else None), dw, db
+    kernel_hw, out_hw = w.shape[2:], dout.shape[2:]
+    d = dout.reshape(n_img, n_filt, -1)  # (N, F, P)
+    cols = im2col(x, kernel_hw, stride_hw, pads, out_hw)  # (N, K, P)
+    dw = (d @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = w.reshape(n_filt, -1).T @ d  # (K, F) @ (N, F, P) -> (N, K, P)
+    dx = col2im(dcols, x.shape, kernel_hw, stride_hw, pads, out_hw)
+    db = d.sum(axis=(0, 2)) if b is not None else None
+    return dx, dw, db

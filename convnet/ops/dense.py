@@ -1,6 +1,6 @@
 """Dense (fully connected) layer and Flatten, forward and backward.
 
-Reading order: ... → pool → **6. ops: dense** → activations → ... Docs chapter: "Dense".
+Reading order: ... → pool → **5. ops: dense** → activations → ... Docs chapter: "Dense".
 
 Dense (eq. dense-fwd / dense-bwd), for a batch ``x`` of shape (N, D_in)::
 
@@ -17,9 +17,6 @@ file I/O converts between the two, here nothing does.)
 from __future__ import annotations
 
 import numpy as np
-
-from convnet.gemm import matmul_nn, matmul_nt
-from convnet.jit import kernel, prange
 
 __all__ = [
     "dense_forward",
@@ -117,64 +114,8 @@ def dense_backward_naive(dout, cache):
     return dx, dw, db
 
 
-#: Up to this many rows, ``dense_forward`` shares out blocks of ``w``'s rows between the
-#: cores (there are too few rows of ``x`` to share), one pass over ``w`` in all.
-SMALL_BATCH = 8
-
-
-@kernel(inline=True)
-def add_row_product(x, w, out):
-    """``out += x @ w`` for one row ``x`` (D,) and ``w`` (D, D_out), row by row of ``w``.
-    :mod:`convnet.bands` calls this too, with a band's share of the features and of ``w``."""
-    for d in range(x.shape[0]):
-        a, w_row = x[d], w[d]
-        for k in range(out.shape[0]):
-            out[k] += a * w_row[k]
-
-
-@kernel(reassociate=True)
-def _dense_few_rows_kernel(x, w, out):
-    """out[n, :] = sum_d x[n, d] * w[d, :]: ``w`` (D_in, D_out) read row by row, once per row
-    of ``x``. For one image (a GUI predicting as someone draws) that is one pass over ``w``,
-    which is all the work there is: 1.2 M weights against one multiply-add each."""
-    for n in range(x.shape[0]):
-        out[n, :] = 0.0
-        add_row_product(x[n], w, out[n])
-
-
-#: Weights (D_in x D_out) per parallel work item when few rows are multiplied: below this, one
-#: core does it all, as starting the second one would cost more than it saves.
-WEIGHTS_PER_ITEM = 1 << 17
-
-
-@kernel(parallel=True)
-def _dense_few_rows_in_parallel(x, w, n_items, parts):
-    """``parts[t] = x[:, block t] @ w[block t, :]`` for ``n_items`` blocks of ``w``'s rows; their
-    sum is ``x @ w``. Each core streams through a contiguous part of ``w``.
-
-    Each block is summed in a buffer of its own and copied into ``parts[t]`` once at the end.
-    ``parts[0]`` and ``parts[1]`` lie next to each other, and unless ``parts`` happens to start
-    on a 64-byte boundary the end of one and the start of the next share a cache line. Summing
-    straight into them, both cores would write that line on every row of ``w``, and the line
-    would bounce between their caches ("false sharing"): for one image through the seed-net's
-    first dense layer that took 105-200 us instead of 37, depending only on where ``parts``
-    was allocated."""
-    d_in = x.shape[1]
-    for t in prange(n_items):
-        d0, d1 = t * d_in // n_items, (t + 1) * d_in // n_items
-        part = np.empty(parts.shape[1:], parts.dtype)
-        _dense_few_rows_kernel(x[:, d0:d1], w[d0:d1], part)
-        parts[t] = part
-
-
 def dense_forward(x, w, b):
-    """``out = x @ w + b`` with the GEMM kernel. Same contract as :func:`dense_forward_naive`.
-
-    :func:`convnet.gemm.matmul_nn` takes ``x`` (N, D_in) and ``w`` (D_in, D_out) as they are.
-    (NumPy's ``x @ w`` would do as well; the kernel is used so that all of training runs on
-    Numba's threads and no BLAS threads compete with them for the cores.) Batches of at most
-    ``SMALL_BATCH`` rows have too few rows to share out, so blocks of ``w``'s rows are shared
-    out instead.
+    """``out = x @ w + b`` as one matrix product. Same contract as :func:`dense_forward_naive`.
 
     Examples
     --------
@@ -183,34 +124,15 @@ def dense_forward(x, w, b):
     array([[ 1.,  2., 13.]])
     """
     _check(x, w, b)
-    x = np.ascontiguousarray(x)
-    if x.shape[0] <= SMALL_BATCH:
-        w = np.ascontiguousarray(w)
-        n_items = min(x.shape[1], -(-w.size // WEIGHTS_PER_ITEM))
-        if n_items <= 1:
-            out = np.empty((x.shape[0], w.shape[1]), x.dtype)
-            _dense_few_rows_kernel(x, w, out)
-        else:
-            parts = np.empty((n_items, x.shape[0], w.shape[1]), x.dtype)
-            # in equal shares fixed in advance (Numba's default): handing the blocks out one
-            # at a time, parallel_chunksize(1), took 5 us more here, a tenth of the product
-            _dense_few_rows_in_parallel(x, w, n_items, parts)
-            out = parts.sum(axis=0)
-    else:
-        out = matmul_nn(x, w)
+    out = x @ w
     if b is not None:
         out += b
     return out, (x, w, b)
 
 
 def dense_backward(dout, cache):
-    """``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = sum_n dout``, with the GEMM kernel.
-
-    ``dx`` sums over ``k``, along which ``dout`` and ``w`` already lie, so it goes to
-    :func:`convnet.gemm.matmul_nt`. ``dw`` sums over the batch ``n``; :func:`convnet.gemm.matmul_nn`
-    takes ``x.T`` as a view and ``dout`` as it is, where ``matmul_nt`` would need both
-    transposed, and copying ``x`` (N, 9216) to its transpose alone takes twice as long as the
-    whole product.
+    """``dx = dout @ w.T``, ``dw = x.T @ dout``, ``db = sum_n dout``: the loops of
+    :func:`dense_backward_naive` as matrix products.
 
     Examples
     --------
@@ -220,10 +142,7 @@ def dense_backward(dout, cache):
     (array([[1., 1.]]), array([1., 2.]), array([1., 0., 0.]))
     """
     x, w, b = cache
-    dout = np.ascontiguousarray(dout, dtype=x.dtype)
-    dx = matmul_nt(dout, w)
-    dw = matmul_nn(x.T, dout)
-    return dx, dw, (dout.sum(axis=0) if b is not None else None)
+    return dout @ w.T, x.T @ dout, (dout.sum(axis=0) if b is not None else None)
 
 
 def flatten_forward_naive(x):

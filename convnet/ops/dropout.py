@@ -1,6 +1,6 @@
 """Inverted dropout, forward and backward.
 
-Reading order: ... → activations → **6. ops: dropout** → softmax → ... Docs chapter:
+Reading order: ... → activations → **5. ops: dropout** → softmax → ... Docs chapter:
 "Dropout".
 
 During training each entry is kept with probability ``1 - rate`` and the kept ones are scaled

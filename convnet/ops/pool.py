@@ -1,6 +1,6 @@
 """Max and average pooling, forward and backward.
 
-Reading order: ... → conv → **6. ops: pool** → dense → activations → ... Docs chapter:
+Reading order: ... → conv → **5. ops: pool** → dense → activations → ... Docs chapter:
 "Pooling".
 
 A ``PH x PW`` window slides over each channel with stride ``(sh, sw)``. With the window at
@@ -16,17 +16,20 @@ uncovered (non-tiling); overlapping windows add their gradients. With ``padding=
 window may hang over the edge: the missing pixels are ignored (not counted in ``|R|``, never
 the maximum), as in Keras.
 
-Naive versions loop over windows in Python; the fast ones are Numba kernels, parallel over
-(image, channel) planes, which never share a pixel. The fast max pool records the position
-of each maximum in the forward pass so that backward is a single scatter.
+Naive versions loop over windows in Python. The fast ones use the convolution's trick: each
+channel plane is an image of one channel, :func:`convnet.im2col.im2col` copies every window
+into a column, and one NumPy reduction over the columns' axis does all the windows at once.
+Backward writes each window's gradient into its column and :func:`convnet.im2col.col2im`
+adds the columns back onto the pixels, overlapping windows included. The two versions share
+their signatures and caches.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from convnet.jit import kernel, prange
-from convnet.shapes import output_array, pair, resolve_padding, window_output_size
+from convnet.im2col import col2im, im2col
+from convnet.shapes import pair, resolve_padding, window_output_size
 
 __all__ = [
     "maxpool2d_forward",
@@ -195,138 +198,42 @@ def avgpool2d_backward_naive(dout, cache):
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast: Numba kernels, one (image, channel) plane per parallel iteration.
+# Fast: every window as a column (im2col over channel planes), one reduction per batch.
 # ---------------------------------------------------------------------------------------------
 
 
-@kernel(inline=True)
-def maxpool_rows(x, ph, pw, sh, sw, pt, pl, oh_start, oh_stop, out, argmax):
-    """Output rows ``oh_start <= oh < oh_stop`` of one channel plane ``x`` (H, W) into ``out``
-    and ``argmax`` (H_out, W_out). :mod:`convnet.bands` calls this too, for bands of rows."""
-    h_in, w_in = x.shape
-    # 2x2 windows at stride 2 that all lie inside the plane ('same' padding of an odd size
-    # would hang the last one over the bottom or right edge): the written-out version
-    if ph == pw == sh == sw == 2 and pt == pl == 0 and 2 * oh_stop <= h_in and \
-            2 * out.shape[1] <= w_in:  # fmt: skip
-        _maxpool_2x2_rows(x, oh_start, oh_stop, out, argmax)
-        return
-    for oh in range(oh_start, oh_stop):
-        h0 = max(oh * sh - pt, 0)
-        h1 = min(oh * sh - pt + ph, h_in)
-        for ow in range(out.shape[1]):
-            w0 = max(ow * sw - pl, 0)
-            w1 = min(ow * sw - pl + pw, w_in)
-            best, best_at = x[h0, w0], h0 * w_in + w0
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    if x[h, w] > best:  # strict: the first maximum wins ties
-                        best, best_at = x[h, w], h * w_in + w
-            out[oh, ow] = best
-            argmax[oh, ow] = best_at
+def _windows(x_shape, geometry):
+    """``(planes, inside)`` for im2col over the channel planes of a batch of ``x_shape``.
 
-
-@kernel(inline=True)
-def _maxpool_2x2_rows(x, oh_start, oh_stop, out, argmax):
-    """The same for the commonest case, 2x2 windows at stride 2 that all lie inside the plane,
-    written out.
-
-    Four values per window, compared in the same order as above (so ties and NaN come out
-    the same), as selects rather than branches: on random data the general loop's branches
-    are mispredicted about half the time, and this version is several times faster.
+    ``planes`` is the shape (N*C, 1, H, W) that treats each plane as a one-channel image.
+    ``inside`` (1, PH*PW, P), bool, says which entries of each window's column lie in the
+    image rather than in the padding: im2col fills those with zeros, which must not win a
+    maximum or count towards an average.
     """
-    w_in, w_out = x.shape[1], out.shape[1]
-    for oh in range(oh_start, oh_stop):
-        top, bottom = x[2 * oh], x[2 * oh + 1]
-        at_top, at_bottom = 2 * oh * w_in, (2 * oh + 1) * w_in
-        for ow in range(w_out):
-            w = 2 * ow
-            best, best_at = top[w], at_top + w
-            v = top[w + 1]
-            best, best_at = (v, at_top + w + 1) if v > best else (best, best_at)
-            v = bottom[w]
-            best, best_at = (v, at_bottom + w) if v > best else (best, best_at)
-            v = bottom[w + 1]
-            best, best_at = (v, at_bottom + w + 1) if v > best else (best, best_at)
-            out[oh, ow] = best
-            argmax[oh, ow] = best_at
+    pool_hw, stride_hw, pads, out_hw = geometry
+    n_img, n_ch, h_in, w_in = x_shape
+    ones = np.ones((1, 1, h_in, w_in))
+    inside = im2col(ones, pool_hw, stride_hw, pads, out_hw) > 0
+    return (n_img * n_ch, 1, h_in, w_in), inside
 
 
-@kernel(parallel=True)
-def _maxpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out, argmax):
-    """:func:`maxpool_rows` over every (image, channel) plane, all rows."""
-    n_img, n_ch = x.shape[:2]
-    for nc in prange(n_img * n_ch):
-        n, c = nc // n_ch, nc % n_ch
-        maxpool_rows(x[n, c], ph, pw, sh, sw, pt, pl, 0, out.shape[2], out[n, c], argmax[n, c])
+def _columns(x, geometry):
+    """Every window of every channel plane as a column: (N*C, PH*PW, P)."""
+    pool_hw, stride_hw, pads, out_hw = geometry
+    planes, inside = _windows(x.shape, geometry)
+    return im2col(x.reshape(planes), pool_hw, stride_hw, pads, out_hw), inside
 
 
-@kernel(parallel=True)
-def _maxpool_bwd_kernel(dout, argmax, dx):
-    n_img, n_ch, h_out, w_out = dout.shape
-    w_in = dx.shape[3]
-    for nc in prange(n_img * n_ch):
-        n, c = nc // n_ch, nc % n_ch
-        dop, ap, dxp = dout[n, c], argmax[n, c], dx[n, c]  # this plane only
-        dxp[:, :] = 0.0
-        for oh in range(h_out):
-            for ow in range(w_out):
-                at = ap[oh, ow]
-                dxp[at // w_in, at % w_in] += dop[oh, ow]
+def _add_back(dcols, x_shape, geometry):
+    """col2im over channel planes: each column's entries added onto their pixels."""
+    pool_hw, stride_hw, pads, out_hw = geometry
+    planes, _ = _windows(x_shape, geometry)
+    return col2im(dcols, planes, pool_hw, stride_hw, pads, out_hw).reshape(x_shape)
 
 
-@kernel(parallel=True)
-def _avgpool_fwd_kernel(x, ph, pw, sh, sw, pt, pl, out):
-    n_img, n_ch, h_in, w_in = x.shape
-    h_out, w_out = out.shape[2], out.shape[3]
-    for nc in prange(n_img * n_ch):
-        n, c = nc // n_ch, nc % n_ch
-        xp, op = x[n, c], out[n, c]
-        for oh in range(h_out):
-            h0 = max(oh * sh - pt, 0)
-            h1 = min(oh * sh - pt + ph, h_in)
-            for ow in range(w_out):
-                w0 = max(ow * sw - pl, 0)
-                w1 = min(ow * sw - pl + pw, w_in)
-                total = 0.0
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
-                        total += xp[h, w]
-                op[oh, ow] = total / ((h1 - h0) * (w1 - w0))
-
-
-@kernel(parallel=True)
-def _avgpool_bwd_kernel(dout, ph, pw, sh, sw, pt, pl, dx):
-    n_img, n_ch, h_in, w_in = dx.shape
-    h_out, w_out = dout.shape[2], dout.shape[3]
-    for nc in prange(n_img * n_ch):
-        n, c = nc // n_ch, nc % n_ch
-        dop, dxp = dout[n, c], dx[n, c]
-        dxp[:, :] = 0.0
-        for oh in range(h_out):
-            h0 = max(oh * sh - pt, 0)
-            h1 = min(oh * sh - pt + ph, h_in)
-            for ow in range(w_out):
-                w0 = max(ow * sw - pl, 0)
-                w1 = min(ow * sw - pl + pw, w_in)
-                share = dop[oh, ow] / ((h1 - h0) * (w1 - w0))
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
-                        dxp[h, w] += share
-
-
-def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid", out=None, argmax=None):
-    """Max pooling with a Numba kernel that also records where each maximum was.
-
-    Same arguments and output as :func:`maxpool2d_forward_naive`, and ``out`` (N, C, H_out,
-    W_out) of ``x``'s dtype and ``argmax`` (same shape, int64) to write the results into
-    existing arrays (as :func:`convnet.ops.conv2d_forward`'s ``out``).
-
-    Returns
-    -------
-    out : ndarray, shape (N, C, H_out, W_out)
-    cache : tuple
-        ``(x.shape, argmax)``; ``argmax`` (int64, shape of ``out``) holds the flat index
-        ``h * W + w`` of each window's maximum within its channel plane.
+def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
+    """Max pooling as the maximum down each window's column. Same contract as
+    :func:`maxpool2d_forward_naive`.
 
     Examples
     --------
@@ -334,28 +241,21 @@ def maxpool2d_forward(x, *, pool_size=2, strides=None, padding="valid", out=None
     ...                 [3., 4., 1., 1.],
     ...                 [0., 0., 2., 2.],
     ...                 [9., 0., 2., 3.]]]])
-    >>> out, (shape, argmax) = maxpool2d_forward(x)
-    >>> out[0, 0]
+    >>> maxpool2d_forward(x)[0][0, 0]
     array([[4., 5.],
            [9., 3.]])
-    >>> argmax[0, 0]                   # flat positions 1*4+1, 0*4+2, 3*4+0, 3*4+3
-    array([[ 5,  2],
-           [12, 15]])
     """
-    pool_hw, stride_hw, pads, out_hw = _geometry(x, pool_size, strides, padding, "max_pooling2d")
-    out = output_array(out, x.shape[:2] + out_hw, x.dtype, name="max_pooling2d")
-    argmax = output_array(argmax, out.shape, np.int64, name="max_pooling2d (argmax)")
-    x = np.ascontiguousarray(x)
-    _maxpool_fwd_kernel(x, *pool_hw, *stride_hw, pads[0], pads[2], out, argmax)
-    return out, (x.shape, argmax)
+    geometry = _geometry(x, pool_size, strides, padding, "max_pooling2d")
+    cols, inside = _columns(x, geometry)
+    out = np.where(inside, cols, -np.inf).max(axis=1)  # (N*C, P)
+    return out.reshape(*x.shape[:2], *geometry[3]), (x, geometry)
 
 
 def maxpool2d_backward(dout, cache):
-    """Scatter ``dout`` onto the recorded maxima (adding where windows overlap).
+    """Each ``dout`` entry into its window's column at the (first) maximum, then col2im.
 
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H, W)
+    ``argmax`` finds the first maximum in the column, whose entries are in the window's
+    row-major order: the same winner as the naive version's.
 
     Examples
     --------
@@ -364,14 +264,18 @@ def maxpool2d_backward(dout, cache):
     array([[ 0.,  0.],
            [10.,  0.]])
     """
-    x_shape, argmax = cache
-    dx = np.empty(x_shape, dtype=dout.dtype)
-    _maxpool_bwd_kernel(np.ascontiguousarray(dout), argmax, dx)
-    return dx
+    x, geometry = cache
+    cols, inside = _columns(x, geometry)
+    winner = np.where(inside, cols, -np.inf).argmax(axis=1)  # (N*C, P)
+    dcols = np.zeros_like(cols)
+    d = dout.reshape(len(cols), 1, -1)  # (N*C, 1, P)
+    np.put_along_axis(dcols, winner[:, None, :], d, axis=1)
+    return _add_back(dcols, x.shape, geometry)
 
 
 def avgpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
-    """Average pooling with a Numba kernel. Same contract as :func:`avgpool2d_forward_naive`.
+    """Average pooling as the mean of each window's column, padding left out. Same contract
+    as :func:`avgpool2d_forward_naive`.
 
     Examples
     --------
@@ -380,14 +284,14 @@ def avgpool2d_forward(x, *, pool_size=2, strides=None, padding="valid"):
            [10.5, 12.5]])
     """
     geometry = _geometry(x, pool_size, strides, padding, "average_pooling2d")
-    pool_hw, stride_hw, pads, out_hw = geometry
-    out = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
-    _avgpool_fwd_kernel(np.ascontiguousarray(x), *pool_hw, *stride_hw, pads[0], pads[2], out)
-    return out, (x.shape, geometry)
+    cols, inside = _columns(x, geometry)
+    out = cols.sum(axis=1) / inside.sum(axis=1).astype(x.dtype)  # the padding adds nothing
+    return out.reshape(*x.shape[:2], *geometry[3]).astype(x.dtype, copy=False), (x.shape, geometry)
 
 
 def avgpool2d_backward(dout, cache):
-    """Spread ``dout`` evenly over each window with a Numba kernel.
+    """``dout / |R|`` into every entry of each window's column that lies inside the image,
+    then col2im.
 
     Examples
     --------
@@ -396,7 +300,8 @@ def avgpool2d_backward(dout, cache):
     array([[2., 2.],
            [2., 2.]])
     """
-    x_shape, (pool_hw, stride_hw, pads, _) = cache
-    dx = np.empty(x_shape, dtype=dout.dtype)
-    _avgpool_bwd_kernel(np.ascontiguousarray(dout), *pool_hw, *stride_hw, pads[0], pads[2], dx)
-    return dx
+    x_shape, geometry = cache
+    _, inside = _windows(x_shape, geometry)
+    share = dout.reshape(x_shape[0] * x_shape[1], 1, -1) / inside.sum(axis=1)  # (N*C, 1, P)
+    dcols = (share * inside).astype(dout.dtype, copy=False)  # (N*C, PH*PW, P)
+    return _add_back(dcols, x_shape, geometry)

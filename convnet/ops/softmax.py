@@ -1,6 +1,6 @@
 """Softmax, and softmax fused with categorical cross-entropy.
 
-Reading order: ... → dropout → **6. ops: softmax** → initializers → layers → ... Docs chapter:
+Reading order: ... → dropout → **5. ops: softmax** → initializers → layers → ... Docs chapter:
 "Softmax and cross-entropy".
 
 Softmax turns a row of ``K`` scores (logits) into probabilities. Subtracting the row maximum

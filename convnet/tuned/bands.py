@@ -1,7 +1,7 @@
 """One image on every core: ``predict``'s pass through the convolutional layers, in bands of rows.
 
-Reading order: beside the path, after **11. model** (whose ``predict`` uses it). Docs chapter:
-"One image on every core".
+Off the reading path, in the annex :mod:`convnet.tuned`, whose steps use it for inference on
+a few images. Docs chapter: "One image on every core".
 
 A batch gives the fast ops images to share out between the cores. One image, which is what
 the drawing app predicts as someone draws, has none, so each op cuts the image into pieces
@@ -37,8 +37,8 @@ numerical is done by the same kernels as the layer-by-layer pass (:func:`conv_ro
 same; only the dense layer's sum is added up in another order, which changes the last bits.
 
 Layers it can run: ``Conv2D`` (no activation, or ReLU), ``MaxPool2D`` and ``Dropout`` (which
-passes its input through at inference), then ``Flatten`` and ``Dense``, all with the fast
-implementation. A model that starts otherwise is run layer by layer, as before.
+passes its input through at inference), then ``Flatten`` and ``Dense``, all on the
+``'tuned'`` backend. A model that starts otherwise is run step by step.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ import numpy as np
 
 from convnet.jit import get_num_threads, kernel, prange
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
-from convnet.ops.conv import conv_rows
-from convnet.ops.dense import add_row_product
-from convnet.ops.pool import maxpool_rows
 from convnet.shapes import resolve_padding
+from convnet.tuned.conv import conv_rows
+from convnet.tuned.dense import add_row_product
+from convnet.tuned.pool import maxpool_rows
 
 __all__ = ["BandPlan", "plan_bands", "band_rows", "bands_forward", "MAX_IMAGES"]
 
@@ -151,7 +151,7 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
     Examples
     --------
     >>> from convnet.cli import seed_net
-    >>> plan = plan_bands(seed_net(seed=0).layers, n_bands=2)
+    >>> plan = plan_bands(seed_net(seed=0, backend="tuned").layers, n_bands=2)
     >>> [layer.name for layer in plan.layers]
     ['conv2d', 'conv2d_1', 'max_pooling2d', 'dropout', 'flatten', 'dense']
     >>> plan.rows[:, 1].tolist()      # each band's rows of the first convolution's output
@@ -159,7 +159,7 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
     """
     windows: list[Layer] = []
     for i, layer in enumerate(layers):
-        if layer.implementation != "fast" or layer.dtype != layers[0].dtype:
+        if layer.backend != "tuned" or layer.dtype != layers[0].dtype:
             return None
         if type(layer) is Conv2D and layer.activation in (None, "relu"):
             windows.append(layer)
@@ -169,7 +169,7 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
             continue
         elif type(layer) is Flatten and windows:
             rest = [la for la in layers[i + 1 :] if type(la) is not Dropout]
-            if not rest or type(rest[0]) is not Dense or rest[0].implementation != "fast" \
+            if not rest or type(rest[0]) is not Dense or rest[0].backend != "tuned" \
                     or rest[0].dtype != layers[0].dtype:  # fmt: skip
                 return None
             dense = rest[0]
@@ -240,7 +240,7 @@ def bands_forward(plan: BandPlan, x):
     Examples
     --------
     >>> from convnet.cli import small_net
-    >>> model = small_net(seed=0, dtype="float64")  # conv, pool, conv, pool, flatten, dense
+    >>> model = small_net(seed=0, dtype="float64", backend="tuned")  # conv, pool, ..., dense
     >>> x = np.random.default_rng(0).random((1, 1, 28, 28))
     >>> z = bands_forward(plan_bands(model.layers, n_bands=2), x)
     >>> layer_by_layer = x

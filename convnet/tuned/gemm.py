@@ -1,7 +1,7 @@
 """Matrix multiplication the way BLAS does it, small enough to read: a 4x4 register tile.
 
-Reading order: shapes → gradcheck → jit → **4. gemm** → im2col → ops → ... Docs chapters:
-"Numba" (the kernels) and "Speed".
+Off the reading path, in the annex :mod:`convnet.tuned`. Docs chapters: "Numba" (the kernels)
+and "Speed".
 
 Almost all of a CNN's arithmetic is matrix products (:mod:`convnet.im2col` explains why). The
 textbook triple loop ::

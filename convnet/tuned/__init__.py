@@ -1,0 +1,60 @@
+"""The tuned annex: everything in convnet that exists only for speed.
+
+Not on the reading path: the core (:mod:`convnet.ops`, :mod:`convnet.layers`,
+:mod:`convnet.model`) is complete without it, and deleting this package costs only speed
+(:mod:`convnet.backend`). Docs chapter: "Speed".
+
+Its one entry is :func:`plan`, which the model calls (through :func:`convnet.backend.plan`)
+when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the layers:
+
+* :mod:`convnet.tuned.gemm`: a register-tiled matrix product, small enough to read;
+* :mod:`convnet.tuned.conv`: convolution image by image, each image's patches made and used
+  in the CPU's cache, with bias and ReLU in the same pass;
+* :mod:`convnet.tuned.pool`: max pooling that remembers where each maximum was;
+* :mod:`convnet.tuned.dense`: the dense product of a few rows as one pass over the weights;
+* :mod:`convnet.tuned.bands`: one image on every core, from the input to the first dense
+  layer in one parallel pass;
+* :mod:`convnet.tuned.steps`: the steps that call them, keep their arrays between batches
+  and check for NaN once.
+"""
+
+from __future__ import annotations
+
+from convnet.layers import Conv2D, Dense, MaxPool2D
+from convnet.tuned import bands
+from convnet.tuned.steps import BandsStep, ConvStep, DenseStep, LayerStep, OutputCheck, PoolStep
+
+__all__ = ["plan"]
+
+
+def _step(layer):
+    if layer.backend != "tuned":  # a layer told to run a core rung runs it
+        return LayerStep(layer)
+    if type(layer) is Conv2D and layer.activation in (None, "relu"):
+        return ConvStep(layer)
+    if type(layer) is MaxPool2D:
+        return PoolStep(layer)
+    if type(layer) is Dense:
+        return DenseStep(layer)
+    return LayerStep(layer)
+
+
+def plan(layers) -> list:
+    """The steps that run ``layers`` (built) on the tuned rung.
+
+    Examples
+    --------
+    >>> from convnet.cli import seed_net
+    >>> [type(step).__name__ for step in plan(seed_net(seed=0, backend="tuned").layers)]
+    ['BandsStep', 'LayerStep', 'DenseStep', 'OutputCheck']
+    """
+    steps = [_step(layer) for layer in layers]
+    producers = (ConvStep, PoolStep, DenseStep)
+    for i, step in enumerate(steps):
+        step.keep = any(isinstance(later, producers) for later in steps[i + 1 :])
+        step.check = i == 0
+    check = OutputCheck(steps)
+    if bands.plan_bands(layers) is not None:
+        n = len(bands.plan_bands(layers).layers)
+        steps = [BandsStep(steps[:n]), *steps[n:]]
+    return [*steps, check]

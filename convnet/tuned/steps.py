@@ -1,0 +1,229 @@
+"""The steps the tuned annex runs a model's layers with.
+
+Off the reading path, in the annex :mod:`convnet.tuned`. Docs chapter: "Speed".
+
+A step has a layer's contract, ``forward(x, *, training, logits)`` and ``backward(dout)``,
+reads its layer's parameters and fills its layer's gradients, so the model and the
+optimizer cannot tell a step from a layer. What a step adds is speed:
+
+* it calls the annex's kernels (:mod:`convnet.tuned.conv`, :mod:`~convnet.tuned.pool`,
+  :mod:`~convnet.tuned.dense`) where a layer calls the core's ops, with ReLU done inside
+  the convolution's pass;
+* at inference it writes into the arrays it returned for the previous batch, when a later
+  step will have read them by then (``keep``). A fresh array of 100 MB costs the operating
+  system's time to hand over and zero its pages on every batch of ``predict``;
+* at inference only the first step checks its input for NaN and Inf; :class:`OutputCheck`
+  checks the output once and, if it is not finite, runs the steps again with every check on,
+  so the error still names the first layer that received a NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convnet.jit import get_num_threads
+from convnet.layers import ACTIVATIONS
+from convnet.shapes import resolve_padding
+from convnet.tuned import bands, conv, dense, pool
+
+__all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "PoolStep", "DenseStep",
+           "BandsStep", "OutputCheck"]  # fmt: skip
+
+#: Outputs at least this big are kept between inference batches. Smaller ones come from the
+#: memory allocator's own pool, which hands back recently freed memory without new pages.
+KEEP_FROM_BYTES = 1 << 20
+
+
+class Step:
+    """What every step shares: its layer, its flags and its kept arrays."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.keep = False  # may write into the arrays returned for the previous batch
+        self.check = True  # checks its input for NaN and Inf at inference too
+        self.kept: dict[str, np.ndarray] = {}
+        self.last_input = None
+        self._cache = None
+
+    def _input(self, x, training):
+        self.layer._check_input(x, finite=training or self.check)
+        self.last_input = x
+        return np.ascontiguousarray(x, dtype=self.layer.dtype)
+
+    def _array(self, name, shape, dtype, training):
+        """A kept array to write into, or None for a new one."""
+        dtype = np.dtype(dtype)
+        if training or not self.keep or math.prod(shape) * dtype.itemsize < KEEP_FROM_BYTES:
+            return None
+        kept = self.kept.get(name)
+        if kept is None or kept.shape != shape or kept.dtype != dtype:
+            kept = self.kept[name] = np.empty(shape, dtype)
+        return kept
+
+    def _need_cache(self):
+        if self._cache is None:
+            raise RuntimeError(f"{self.layer.name}: backward() called before forward()")
+        return self._cache
+
+    def _store(self, dw, db):
+        self.layer.grads["kernel"] = dw
+        if "bias" in self.layer.params:
+            self.layer.grads["bias"] = db
+
+
+class LayerStep(Step):
+    """A layer the annex has nothing faster for, run by the layer itself (its core op)."""
+
+    def forward(self, x, *, training=False, logits=False):
+        self.layer._check_input(x, finite=training or self.check)
+        self.last_input = x
+        return self.layer._run(x, training, logits)
+
+    def backward(self, dout):
+        return self.layer.backward(dout)
+
+
+class ConvStep(Step):
+    """Conv2D with no activation or ReLU, by :mod:`convnet.tuned.conv`."""
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.relu = layer.activation == "relu"
+        self.stride = layer.strides
+        self.pads = resolve_padding(layer.padding, layer.input_shape[1:], layer.kernel_size,
+                                    layer.strides)  # fmt: skip
+        self.out_hw = layer.output_shape[1:]
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        w, b = self.layer.params["kernel"], self.layer.params.get("bias")
+        out = self._array("out", (len(x), *self.layer.output_shape), x.dtype, training)
+        out = conv.forward(x, w, b, self.stride, self.pads, self.out_hw, self.relu, out)
+        self._cache = (x, out if self.relu else None)
+        return out
+
+    def backward(self, dout):
+        x, relu_out = self._need_cache()
+        dx, dw, db = conv.backward(dout, x, self.layer.params["kernel"], self.stride, self.pads,
+                                   relu_out)  # fmt: skip
+        self._store(dw, db)
+        return dx
+
+
+class PoolStep(Step):
+    """MaxPool2D by :mod:`convnet.tuned.pool`, which remembers where each maximum was."""
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.pads = resolve_padding(layer.padding, layer.input_shape[1:], layer.pool_size,
+                                    layer.strides)  # fmt: skip
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        shape = (len(x), *self.layer.output_shape)
+        out, argmax = pool.forward(x, self.layer.pool_size, self.layer.strides, self.pads,
+                                   self._array("out", shape, x.dtype, training),
+                                   self._array("argmax", shape, np.int64, training))  # fmt: skip
+        self._cache = (x.shape, argmax)
+        return out
+
+    def backward(self, dout):
+        x_shape, argmax = self._need_cache()
+        return pool.backward(dout, x_shape, argmax)
+
+
+class DenseStep(Step):
+    """Dense: a few rows by :func:`convnet.tuned.dense.few_rows`, a batch by BLAS."""
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        w = self.layer.params["kernel"]
+        z = dense.few_rows(x, w) if len(x) <= dense.SMALL_BATCH else x @ w
+        if "bias" in self.layer.params:
+            z += self.layer.params["bias"]
+        self._cache = x
+        return self.activate(z, logits)
+
+    def activate(self, z, logits):
+        """The layer's activation (its fast op) on ``z``, remembering what backward needs."""
+        act, self._act_cache = self.layer.activation, None
+        if act is None or (logits and act == "softmax"):
+            return z
+        out, self._act_cache = ACTIVATIONS[act][0][0](z)
+        return out
+
+    def backward(self, dout):
+        x = self._need_cache()
+        if self._act_cache is not None:
+            dout = ACTIVATIONS[self.layer.activation][0][1](dout, self._act_cache)
+        self._store(x.T @ dout, dout.sum(axis=0))
+        return dout @ self.layer.params["kernel"].T
+
+
+class BandsStep:
+    """The first steps of a model, up to its first Dense layer, which :mod:`convnet.tuned.bands`
+    runs for a few images at inference as one parallel pass, one band of rows per core.
+
+    Training and bigger batches run the steps one after the other. The bands keep no caches,
+    so a backward pass after them first runs the steps again on the same input.
+    """
+
+    def __init__(self, steps):
+        self.steps = steps
+        self.layers = [step.layer for step in steps]
+        self._plan, self._threads, self._x = None, None, None
+
+    def _band_plan(self):
+        if self._threads != get_num_threads():
+            self._threads = get_num_threads()
+            self._plan = bands.plan_bands(self.layers, self._threads)
+        return self._plan
+
+    def forward(self, x, *, training=False, logits=False):
+        self._x = None
+        if training or len(x) > bands.MAX_IMAGES:
+            for step in self.steps:
+                x = step.forward(x, training=training, logits=logits)
+            return x
+        self.steps[0]._input(x, training)
+        self._x = x
+        return self.steps[-1].activate(bands.bands_forward(self._band_plan(), x), logits)
+
+    def backward(self, dout):
+        if self._x is not None:
+            x, self._x = self._x, None
+            for step in self.steps:
+                x = step.forward(x)
+        for step in reversed(self.steps):
+            dout = step.backward(dout)
+        return dout
+
+
+class OutputCheck:
+    """The last step: at inference, a non-finite output sends the input through the steps
+    again with every check on, so that the error names the first layer that received a NaN
+    or Inf. If none did, the last layer made them, and they are returned (as Keras does).
+
+    ``steps`` are the single-layer steps, in order (a :class:`BandsStep`'s one by one)."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def forward(self, x, *, training=False, logits=False):
+        if training or np.isfinite(x).all():
+            return x
+        checks = [step.check for step in self.steps]
+        try:
+            again = self.steps[0].last_input
+            for step in self.steps:
+                step.check = True
+                again = step.forward(again, logits=logits and step is self.steps[-1])
+        finally:
+            for step, check in zip(self.steps, checks, strict=True):
+                step.check = check
+        return x
+
+    def backward(self, dout):
+        return dout
