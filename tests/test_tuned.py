@@ -31,23 +31,26 @@ def _conv_arrays(x_shape, w_shape, seed):
 
 
 @given(conv_cases(max_batch=conv.FEW_IMAGES + 2), st.booleans())
-def test_tuned_conv_equals_the_core_conv_then_relu(case, relu):
-    # Batches on both sides of FEW_IMAGES: fewer images are cut into pieces of output rows.
+def test_every_way_of_the_tuned_conv_equals_the_core_conv_then_relu(case, relu):
+    # Batches on both sides of FEW_IMAGES (fewer images are cut into pieces of output rows)
+    # and of the BLAS ways' group sizes (a last, smaller group).
     x_shape, w_shape, stride, padding, seed = case
     x, w, b, rng = _conv_arrays(x_shape, w_shape, seed)
     z, cache = ops.conv2d_forward_naive(x, w, b, stride=stride, padding=padding)
-    _, stride_hw, pads = cache[2], cache[3], cache[4]
-    out = conv.forward(np.ascontiguousarray(x), w, b, stride_hw, pads, z.shape[2:], relu)
-    assert rel_error(np.maximum(z, 0) if relu else z, out) <= EXACT
-    dout = rng.normal(size=out.shape)
-    dz = dout * (z > 0) if relu else dout
-    want = ops.conv2d_backward_naive(dz, cache)
-    got = conv.backward(dout, x, w, stride_hw, pads, out if relu else None)
-    for name, g_want, g_got in zip(("dx", "dw", "db"), want, got, strict=True):
-        assert rel_error(g_want, g_got) <= EXACT, name
-    no_dx = conv.backward(dout, x, w, stride_hw, pads, out if relu else None, need_dx=False)
-    assert no_dx[0] is None
-    np.testing.assert_array_equal(no_dx[1], got[1])
+    stride_hw, pads = cache[3], cache[4]
+    dout = rng.normal(size=z.shape)
+    want = ops.conv2d_backward_naive(dout * (z > 0) if relu else dout, cache)
+    for way in conv.FORWARD_WAYS:
+        out = conv.forward(x, w, b, stride_hw, pads, z.shape[2:], relu, way=way)
+        assert rel_error(np.maximum(z, 0) if relu else z, out) <= EXACT, way
+    for way in conv.BACKWARD_WAYS:
+        got = conv.backward(dout, x, w, stride_hw, pads, out if relu else None, way=way)
+        for name, g_want, g_got in zip(("dx", "dw", "db"), want, got, strict=True):
+            assert rel_error(g_want, g_got) <= EXACT, (way, name)
+        no_dx = conv.backward(dout, x, w, stride_hw, pads, out if relu else None,
+                              need_dx=False, way=way)  # fmt: skip
+        assert no_dx[0] is None, way
+        np.testing.assert_array_equal(no_dx[1], got[1])
 
 
 def test_tuned_conv_keeps_nan_through_relu():

@@ -18,14 +18,17 @@ pieces of output rows instead, one run per core.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 
 from convnet.im2col import col2im_image, im2col_image
 from convnet.jit import kernel, parallel_chunksize, prange
+from convnet.ops.conv import conv2d_backward, conv2d_forward
+from convnet.tuned import autotune
 from convnet.tuned.gemm import gemm_nn, gemm_nt
 
-__all__ = ["conv_rows", "forward", "backward"]
+__all__ = ["conv_rows", "forward", "backward", "FORWARD_WAYS", "BACKWARD_WAYS"]
 
 
 @kernel
@@ -132,8 +135,172 @@ def _work_items(n_img: int, h_out: int) -> tuple[int, int]:
     return n_img, max(1, min(h_out, -(-IMAGES_PER_CHUNK // max(n_img, 1))))
 
 
-def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None):
-    """``relu(conv(x, w) + b)`` (without ReLU if ``relu`` is False), image by image.
+# ---------------------------------------------------------------------------------------------
+# The second way: a few images at a time through one BLAS product.
+#
+# The per-image kernels above multiply with the register-tiled GEMM of convnet/tuned/gemm.py.
+# On a CPU whose BLAS has kernels written for its vector units (AVX-512, say), BLAS can be
+# twice as fast at the product. The product of one image is small for BLAS, so a group of G
+# images is laid side by side in one patch matrix (K, G*P): one product of the filters with
+# it, (F, K) @ (K, G*P), does the group, and short kernels move the result into NCHW order
+# with bias and ReLU on the way. G is chosen by measuring: big enough for BLAS, small enough
+# that the group's patches stay in the cache.
+# ---------------------------------------------------------------------------------------------
+
+
+@kernel(parallel=True)
+def _im2col_group(x, n0, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
+    """``cols`` (K, G*P): the patches of image ``n0 + g`` in columns ``g*P`` to ``(g+1)*P``."""
+    n_pos = h_out * w_out
+    for g in prange(cols.shape[1] // n_pos):
+        im2col_image(x[n0 + g], kh, kw, sh, sw, pt, pl, 0, h_out, w_out,
+                     cols[:, g * n_pos : (g + 1) * n_pos])  # fmt: skip
+
+
+@kernel(parallel=True)
+def _to_images(prod, b, relu, n0, out):
+    """``out[n0 + g, f, p] = relu(prod[f, g*P + p] + b[f])`` (no ReLU unless ``relu``)."""
+    n_filt, n_pos = out.shape[1], out.shape[2]
+    for g in prange(prod.shape[1] // n_pos):
+        for f in range(n_filt):
+            src, dst, bias = prod[f, g * n_pos : (g + 1) * n_pos], out[n0 + g, f], b[f]
+            for p in range(n_pos):
+                v = src[p] + bias
+                dst[p] = v if (not relu or not v < 0.0) else 0.0  # NaN stays NaN
+
+
+@kernel(parallel=True)
+def _from_images(d, relu_out, n0, d_group):
+    """``d_group[f, g*P + p] = d[n0 + g, f, p]``, zero where a non-empty ``relu_out`` is not
+    positive (ReLU's backward pass)."""
+    relu = relu_out.size > 0
+    n_filt, n_pos = d.shape[1], d.shape[2]
+    for g in prange(d_group.shape[1] // n_pos):
+        for f in range(n_filt):
+            src, dst = d[n0 + g, f], d_group[f, g * n_pos : (g + 1) * n_pos]
+            for p in range(n_pos):
+                dst[p] = src[p] if (not relu or relu_out[n0 + g, f, p] > 0.0) else 0.0
+
+
+@kernel(parallel=True)
+def _col2im_group(dcols, n0, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
+    """col2im of columns ``g*P`` to ``(g+1)*P`` of ``dcols`` into image ``n0 + g`` of ``dx``."""
+    n_pos = h_out * w_out
+    for g in prange(dcols.shape[1] // n_pos):
+        col2im_image(dcols[:, g * n_pos : (g + 1) * n_pos], kh, kw, sh, sw, pt, pl, h_out,
+                     w_out, dx[n0 + g])  # fmt: skip
+
+
+def _groups(n_img, group):
+    return [(n0, min(group, n_img - n0)) for n0 in range(0, n_img, group)]
+
+
+def _forward_grouped(x, w, b, stride_hw, pads, out_hw, relu, out, group):
+    (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
+    n_filt, n_pos = w.shape[0], h_out * w_out
+    w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))
+    flat = out.reshape(len(x), n_filt, n_pos)
+    for n0, g in _groups(len(x), group):
+        cols = np.empty((w_mat.shape[1], g * n_pos), x.dtype)
+        _im2col_group(x, n0, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out, cols)
+        _to_images(w_mat @ cols, b, relu, n0, flat)
+
+
+def _backward_grouped(d, x, w, stride_hw, pads, relu_out, need_dx, group):
+    (kh, kw), (sh, sw) = w.shape[2:], stride_hw
+    n_img, n_filt, n_pos = d.shape
+    w_out = _w_out(x, w, stride_hw, pads)
+    h_out = n_pos // w_out
+    w_mat = w.reshape(n_filt, -1)
+    dw = np.zeros(w_mat.shape, x.dtype)
+    db = np.zeros(n_filt, x.dtype)
+    dx = np.empty(x.shape, x.dtype) if need_dx else None
+    for n0, g in _groups(n_img, group):
+        cols = np.empty((w_mat.shape[1], g * n_pos), x.dtype)
+        _im2col_group(x, n0, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out, cols)
+        d_group = np.empty((n_filt, g * n_pos), x.dtype)
+        _from_images(d, relu_out, n0, d_group)
+        dw += d_group @ cols.T
+        db += d_group.sum(axis=1)
+        if need_dx:
+            _col2im_group(w_mat.T @ d_group, n0, kh, kw, sh, sw, pads[0], pads[2], h_out,
+                          w_out, dx)  # fmt: skip
+    return dx, dw.reshape(w.shape), db
+
+
+def _w_out(x, w, stride_hw, pads):
+    return (x.shape[3] + pads[2] + pads[3] - w.shape[3]) // stride_hw[1] + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The first way: each image on one core, with the register-tiled GEMM (kernels above).
+# ---------------------------------------------------------------------------------------------
+
+
+def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out):
+    (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
+    n_img, n_filt = x.shape[0], w.shape[0]
+    w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
+    n_chunks, n_pieces = _work_items(n_img, h_out)
+    # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
+    # pieces of one image go in equal shares fixed in advance, which saves the cost of
+    # handing out: a few percent of one image's pass.
+    with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext():
+        _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
+                             n_chunks, n_pieces, relu,
+                             out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
+
+
+def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx):
+    (kh, kw), (sh, sw) = w.shape[2:], stride_hw
+    n_img, n_filt, n_pos = d.shape
+    w_out = _w_out(x, w, stride_hw, pads)
+    w_t = np.ascontiguousarray(w.reshape(n_filt, -1).T)  # (K, F)
+    n_chunks = _chunks(n_img)
+    dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
+    db_parts = np.zeros((n_chunks, n_filt), x.dtype)
+    dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
+    with parallel_chunksize(1):
+        _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], n_pos // w_out,
+                              w_out, n_chunks, need_dx, relu_out, dw_parts, db_parts,
+                              dx)  # fmt: skip
+    dw = dw_parts.sum(axis=0).reshape(w.shape)
+    return (dx if need_dx else None), dw, db_parts.sum(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast rung's way, always a candidate: the annex is never slower than the core.
+# ---------------------------------------------------------------------------------------------
+
+
+def _forward_core(x, w, b, stride_hw, pads, out_hw, relu, out):
+    z, _ = conv2d_forward(x, w, b, stride=stride_hw, padding=pads)
+    if relu:
+        np.maximum(z, 0, out=out)
+    else:
+        np.copyto(out, z)
+
+
+def _backward_core(d, x, w, stride_hw, pads, relu_out, need_dx):
+    if relu_out.size:
+        d = np.where(relu_out > 0, d, 0)
+    out_hw = ((x.shape[2] + pads[0] + pads[1] - w.shape[2]) // stride_hw[0] + 1,
+              _w_out(x, w, stride_hw, pads))  # fmt: skip
+    dz = d.reshape(*d.shape[:2], *out_hw)
+    dx, dw, db = conv2d_backward(dz, (x, w, np.zeros(0), stride_hw, pads))
+    return (dx if need_dx else None), dw, db
+
+
+FORWARD_WAYS = {"per-image": _forward_per_image, "fast rung": _forward_core,
+                **{f"BLAS, {g} images": functools.partial(_forward_grouped, group=g)
+                   for g in (8, 16)}}  # fmt: skip
+BACKWARD_WAYS = {"per-image": _backward_per_image, "fast rung": _backward_core,
+                 **{f"BLAS, {g} images": functools.partial(_backward_grouped, group=g)
+                    for g in (8, 16)}}  # fmt: skip
+
+
+def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None, way=None):
+    """``relu(conv(x, w) + b)`` (without ReLU if ``relu`` is False), the fastest way.
 
     Parameters
     ----------
@@ -145,30 +312,28 @@ def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None):
     relu : bool
     out : ndarray, shape (N, F, H_out, W_out), optional
         C-contiguous, of ``x``'s dtype: written and returned instead of a new array.
+    way : str, optional
+        A key of :data:`FORWARD_WAYS`; left out, the one :func:`convnet.tuned.autotune.choose`
+        measured fastest for these shapes on this machine.
 
     Returns
     -------
     out : ndarray, shape (N, F, H_out, W_out)
     """
-    (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
     n_img, n_filt = x.shape[0], w.shape[0]
-    w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
-    bias = b if b is not None else np.zeros(n_filt, x.dtype)
+    bias = (b if b is not None else np.zeros(n_filt)).astype(x.dtype, copy=False)
     if out is None:
-        out = np.empty((n_img, n_filt, h_out, w_out), x.dtype)
-    n_chunks, n_pieces = _work_items(n_img, h_out)
-    # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
-    # pieces of one image go in equal shares fixed in advance, which saves the cost of
-    # handing out: a few percent of one image's pass.
-    with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext():
-        _conv_forward_kernel(x, w_mat, bias.astype(x.dtype, copy=False), kh, kw, sh, sw,
-                             pads[0], pads[2], h_out, w_out, n_chunks, n_pieces, relu,
-                             out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
+        out = np.empty((n_img, n_filt, *out_hw), x.dtype)
+    args = (x, w, bias, stride_hw, pads, out_hw, relu, out)
+    if way is None:
+        key = (x.shape, w.shape, stride_hw, pads, relu, x.dtype.name)
+        way = autotune.choose("conv2d_forward", key, FORWARD_WAYS, lambda f: f(*args))
+    FORWARD_WAYS[way](*args)
     return out
 
 
-def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True):
-    """Gradients of :func:`forward`: two GEMMs per image and col2im.
+def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True, way=None):
+    """Gradients of :func:`forward`, the fastest way.
 
     Parameters
     ----------
@@ -180,6 +345,8 @@ def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True):
         positive.
     need_dx : bool
         False skips ``dx`` (returned as None).
+    way : str, optional
+        A key of :data:`BACKWARD_WAYS`; left out, the one measured fastest.
 
     Returns
     -------
@@ -187,19 +354,13 @@ def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True):
     dw : ndarray, shape (F, C, KH, KW)
     db : ndarray, shape (F,)
     """
-    (kh, kw), (sh, sw) = w.shape[2:], stride_hw
-    n_img, n_filt, h_out, w_out = dout.shape
+    n_img, n_filt = dout.shape[:2]
     d = np.ascontiguousarray(dout, dtype=x.dtype).reshape(n_img, n_filt, -1)  # (N, F, P)
     if relu_out is None:
-        relu_out = np.empty((0, 0, 0), x.dtype)  # the kernel's sign for "no ReLU"
+        relu_out = np.empty((0, 0, 0), x.dtype)  # the kernels' sign for "no ReLU"
     relu_out = relu_out.reshape(-1, *d.shape[1:])
-    w_t = np.ascontiguousarray(w.reshape(n_filt, -1).T)  # (K, F)
-    n_chunks = _chunks(n_img)
-    dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
-    db_parts = np.zeros((n_chunks, n_filt), x.dtype)
-    dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
-    with parallel_chunksize(1):
-        _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                              n_chunks, need_dx, relu_out, dw_parts, db_parts, dx)  # fmt: skip
-    dw = dw_parts.sum(axis=0).reshape(w.shape)
-    return (dx if need_dx else None), dw, db_parts.sum(axis=0)
+    args = (d, x, w, stride_hw, pads, relu_out, need_dx)
+    if way is None:
+        key = (x.shape, w.shape, stride_hw, pads, relu_out.size > 0, need_dx, x.dtype.name)
+        way = autotune.choose("conv2d_backward", key, BACKWARD_WAYS, lambda f: f(*args))
+    return BACKWARD_WAYS[way](*args)

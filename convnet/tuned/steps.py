@@ -27,6 +27,7 @@ from convnet.jit import get_num_threads
 from convnet.layers import ACTIVATIONS
 from convnet.shapes import resolve_padding
 from convnet.tuned import bands, conv, dense, pool
+from convnet.tuned.gemm import matmul_nn, matmul_nt
 
 __all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "PoolStep", "DenseStep",
            "BandsStep", "OutputCheck"]  # fmt: skip
@@ -135,12 +136,15 @@ class PoolStep(Step):
 
 
 class DenseStep(Step):
-    """Dense: a few rows by :func:`convnet.tuned.dense.few_rows`, a batch by BLAS."""
+    """Dense: a few rows by :func:`convnet.tuned.dense.few_rows`, a batch by the register-tiled
+    GEMM. (NumPy's BLAS would do the product as fast or faster on its own, but its threads
+    keep spinning for a while after each call, and the convolution's Numba threads, which run
+    next, then share the cores with them.)"""
 
     def forward(self, x, *, training=False, logits=False):
         x = self._input(x, training)
         w = self.layer.params["kernel"]
-        z = dense.few_rows(x, w) if len(x) <= dense.SMALL_BATCH else x @ w
+        z = dense.few_rows(x, w) if len(x) <= dense.SMALL_BATCH else matmul_nn(x, w)
         if "bias" in self.layer.params:
             z += self.layer.params["bias"]
         self._cache = x
@@ -158,8 +162,10 @@ class DenseStep(Step):
         x = self._need_cache()
         if self._act_cache is not None:
             dout = ACTIVATIONS[self.layer.activation][0][1](dout, self._act_cache)
-        self._store(x.T @ dout, dout.sum(axis=0))
-        return dout @ self.layer.params["kernel"].T
+        dout = np.ascontiguousarray(dout, dtype=x.dtype)
+        # dw sums over the batch: matmul_nn reads x.T as it lies, without a copy
+        self._store(matmul_nn(x.T, dout), dout.sum(axis=0))
+        return matmul_nt(dout, self.layer.params["kernel"])
 
 
 class BandsStep:

@@ -1,0 +1,132 @@
+"""Measure, once per machine and shape, which of several ways to do the same work is fastest.
+
+Off the reading path, in the annex :mod:`convnet.tuned`. Docs chapter: "Speed".
+
+Which way is fastest depends on the machine: a hand-written kernel that beats the BLAS
+library on one CPU can lose to it on another, whose BLAS has kernels written for its vector
+units. So where the annex has several ways to do one piece of work (always including the
+fast rung's own), :func:`choose` times them the first time that piece of work comes up, on
+the real arrays, and keeps the fastest. The choice is kept for the process and written to a
+small JSON file beside Numba's cache (``NUMBA_CACHE_DIR`` if set, else the annex's
+``__pycache__``; a user cache folder if that is not writable), keyed by the CPU's model name,
+the number of threads and the shapes. Later runs on the same machine read it and measure
+nothing, which also keeps their arithmetic, and so their trained weights, the same from one
+run to the next.
+
+Set ``CONVNET_AUTOTUNE=0`` to skip measuring and take the first candidate (the annex's
+default), ``CONVNET_AUTOTUNE=fresh`` to measure again, ignoring the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from convnet.jit import get_num_threads
+
+__all__ = ["choose", "cpu_model", "cache_file", "BUDGET_SECONDS"]
+
+#: The most time one choice may take to measure, in seconds, all candidates together.
+BUDGET_SECONDS = 0.5
+
+#: A pause before measuring. A BLAS library's threads keep spinning for a while after each
+#: product (OpenBLAS's for about 2**28 cycles, a tenth of a second) in case another comes,
+#: and while they spin they take cores from Numba's threads: a kernel measured then would
+#: look slower than it is. So candidates that run only Numba kernels go first, after this.
+SETTLE_SECONDS = 0.15
+
+_CHOICES: dict[str, str] = {}
+_loaded = False
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as ``lscpu`` shows it (``platform.processor()`` if unknown)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_file() -> Path:
+    """Where the choices are kept: beside Numba's cache of the annex's kernels."""
+    folder = os.environ.get("NUMBA_CACHE_DIR") or str(Path(__file__).parent / "__pycache__")
+    if not os.access(folder, os.W_OK) and not os.access(Path(folder).parent, os.W_OK):
+        folder = str(Path.home() / ".cache" / "convnet")
+    return Path(folder) / "autotune.json"
+
+
+def _load():
+    global _loaded
+    _loaded = True
+    if os.environ.get("CONVNET_AUTOTUNE") == "fresh":
+        return
+    try:
+        _CHOICES.update(json.loads(cache_file().read_text()))
+    except (OSError, ValueError):
+        pass
+
+
+def _save():
+    path = cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            on_disk = json.loads(path.read_text())  # another process's choices, kept too
+        except (OSError, ValueError):
+            on_disk = {}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".autotune-")
+        with os.fdopen(fd, "w") as f:
+            json.dump({**on_disk, **_CHOICES}, f, indent=0, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only place: the choice still holds for this process
+
+
+def choose(work: str, shape_key, candidates: dict, run) -> str:
+    """The name of the fastest of ``candidates`` for this piece of work on this machine.
+
+    Parameters
+    ----------
+    work : str
+        What is done, e.g. ``'conv2d_forward'``.
+    shape_key : tuple
+        What the speed depends on: shapes, dtype, flags.
+    candidates : dict of name -> anything
+        The ways to do it; the first is taken when measuring is turned off. Those that call
+        BLAS go last (see :data:`SETTLE_SECONDS`).
+    run : callable
+        ``run(candidate)`` does the work once the candidate's way.
+
+    Each candidate runs once to warm up (compile, touch memory), then is timed until it has
+    run three times or used its share of :data:`BUDGET_SECONDS`; its best time counts.
+    """
+    if not _loaded:
+        _load()
+    key = f"{cpu_model()}|threads={get_num_threads()}|{work}|{shape_key}"
+    choice = _CHOICES.get(key)
+    if choice in candidates:
+        return choice
+    if os.environ.get("CONVNET_AUTOTUNE") == "0":
+        return next(iter(candidates))
+    share = BUDGET_SECONDS / len(candidates)
+    time.sleep(SETTLE_SECONDS)
+    best = {}
+    for name, candidate in candidates.items():
+        start = time.perf_counter()
+        run(candidate)  # warm-up
+        times = []
+        while len(times) < 3 and time.perf_counter() - start < share:
+            t = time.perf_counter()
+            run(candidate)
+            times.append(time.perf_counter() - t)
+        best[name] = min(times) if times else time.perf_counter() - start
+    _CHOICES[key] = min(best, key=best.get)
+    _save()
+    return _CHOICES[key]
