@@ -13,6 +13,7 @@ Read the package in this order (each module's docstring says where it sits):
 9. ``losses``       softmax cross-entropy as a loss object
 10. ``optimizers``  SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
 11. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
+    ``nets``        the notebook's CNN (``seed_net``) and a small one, built with ``Sequential``
 12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
 13. ``data``        MNIST: IDX files, verified download, the notebook's split
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers

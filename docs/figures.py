@@ -30,8 +30,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from convnet.bands import plan_bands
-from convnet.cli import seed_net
 from convnet.im2col import col2im, im2col
+from convnet.nets import seed_net
 from convnet.shapes import resolve_padding, window_output_size
 
 #: One colour per highlighted patch (matplotlib's default cycle, colour-blind friendly enough).

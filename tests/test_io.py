@@ -10,9 +10,9 @@ import pytest
 
 from convnet import io, keras_config
 from convnet import layers as L
-from convnet.cli import seed_net
 from convnet.io import load_model, load_weights, save_weights
 from convnet.model import Sequential
+from convnet.nets import seed_net
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KERAS_FILES = ["keras3_small_cnn", "keras3_strides_same", "tfkeras2_small_cnn"]
