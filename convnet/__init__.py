@@ -19,7 +19,8 @@ Read the package in this order (each module's docstring says where it sits):
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
     ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
 
-Beside the path: ``bands`` (``predict``'s pass for one image or a few: the convolutional
+Beside the path: ``files`` (atomic writes: a model, checkpoint or IDX file is replaced whole
+or not at all), ``bands`` (``predict``'s pass for one image or a few: the convolutional
 layers in bands of rows, one band per core), ``augment`` (random shifts of training images),
 ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit picture to an
 MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its logic, then its

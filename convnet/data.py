@@ -51,6 +51,8 @@ from typing import NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
+from convnet.files import atomic_write
+
 __all__ = [
     "DataError",
     "ChecksumError",
@@ -287,8 +289,6 @@ def write_idx(path, array, *, compress=None):
         compress = str(path).endswith(".gz")
     if compress:
         data = gzip.compress(data, mtime=0)
-    from convnet.io import atomic_write  # the one atomic writer, shared with model files
-
     with atomic_write(path) as tmp:
         Path(tmp).write_bytes(data)
 
