@@ -15,7 +15,8 @@ Read the package in this order (each module's docstring says where it sits):
 11. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
     ``nets``        the notebook's CNN (``seed_net``) and a small one, built with ``Sequential``
 12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
-13. ``data``        MNIST: IDX files, verified download, the notebook's split
+13. ``idx``         IDX files, the format MNIST comes in: read and write them
+    ``data``        MNIST: find the files, the verified download, the notebook's split
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
     ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
 
