@@ -25,17 +25,16 @@ or not at all), ``bands`` (``predict``'s pass for one image or a few: the convol
 layers in bands of rows, one band per core), ``augment`` (random shifts of training images),
 ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit picture to an
 MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its logic, then its
-Tk window) and ``cli``
-(``python -m convnet``).
+Tk window), ``cli`` (``python -m convnet``) and, below everything, ``_version`` (the version
+number).
 
 The documentation (``docs/``, a Sphinx site: see the README) walks the same path, with the
 equations of every op derived beside the lines that implement them; its page "Reading the
 source" repeats this list with the chapter that explains each module.
 """
 
-__version__ = "0.1.0"
-
 from convnet import gradcheck, initializers, layers, losses, ops, optimizers
+from convnet._version import __version__ as __version__  # the one place it is written
 from convnet.io import load_model
 from convnet.layers import (
     Activation,

@@ -37,8 +37,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from convnet import __version__, keras_config
+from convnet import keras_config
 from convnet import layers as L
+from convnet._version import __version__
 from convnet.files import atomic_write
 from convnet.model import Sequential
 
