@@ -18,7 +18,8 @@ Read the package in this order (each module's docstring says where it sits):
 13. ``idx``         IDX files, the format MNIST comes in: read and write them
     ``data``        MNIST: find the files, the verified download, the notebook's split
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
-    ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
+    ``keras_h5``    the ``mnist.h5`` file in Keras's HDF5 layout: save a model, read weights into it
+    ``io``          ``load_model``, ``load_checkpoint``: a new model from a file, to use or resume
 
 Beside the path: ``files`` (atomic writes: a model, checkpoint or IDX file is replaced whole
 or not at all), ``bands`` (``predict``'s pass for one image or a few: the convolutional

@@ -602,7 +602,7 @@ class Sequential:
         >>> np.array_equal(load_model(path).predict(x), model.predict(x))
         True
         """
-        from convnet.io import save_model
+        from convnet.keras_h5 import save_model
 
         save_model(self, path, metadata=metadata, include_optimizer=include_optimizer)
 
@@ -618,7 +618,7 @@ class Sequential:
         >>> os.path.getsize(path) > 0
         True
         """
-        from convnet.io import save_weights
+        from convnet.keras_h5 import save_weights
 
         save_weights(self, path)
 
@@ -641,7 +641,7 @@ class Sequential:
         >>> np.array_equal(first.predict(x), second.predict(x))
         True
         """
-        from convnet.io import load_weights
+        from convnet.keras_h5 import load_weights
 
         load_weights(self, path)
 
