@@ -52,7 +52,7 @@ def cpu():
 t0, c0 = time.perf_counter(), cpu()
 import numpy as np
 import convnet
-from convnet.cli import seed_net
+from convnet.nets import seed_net
 from convnet.tuned.gemm import matmul_nt
 t1, c1 = time.perf_counter(), cpu()
 

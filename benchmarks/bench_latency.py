@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convnet.cli import machine_description, seed_net
+from convnet.cli import machine_description
+from convnet.nets import seed_net
 
 
 def watch(model, x, seconds: float, window: float) -> dict:

@@ -43,7 +43,8 @@ import time
 import numpy as np
 
 import convnet
-from convnet.cli import machine_description, peak_rss_mb, seed_net
+from convnet.cli import machine_description, peak_rss_mb
+from convnet.nets import seed_net
 
 
 def blas_info() -> dict:
@@ -155,7 +156,7 @@ def convnet_details(args, model) -> dict:
 STARTUP = """
 import time; start = time.perf_counter()
 import numpy as np, convnet
-from convnet.cli import seed_net
+from convnet.nets import seed_net
 model = seed_net(seed=0)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 model.train_on_batch(np.zeros((128, 1, 28, 28), np.float32), np.zeros(128, np.int64))

@@ -13,30 +13,33 @@ Read the package in this order (each module's docstring says where it sits):
 9. ``losses``       softmax cross-entropy as a loss object
 10. ``optimizers``  SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
 11. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
+    ``nets``        the notebook's CNN (``seed_net``) and a small one, built with ``Sequential``
 12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
-13. ``data``        MNIST: IDX files, verified download, the notebook's split
+13. ``idx``         IDX files, the format MNIST comes in: read and write them
+    ``data``        MNIST: find the files, the verified download, the notebook's split
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
-    ``io``          the ``mnist.h5`` file in Keras's HDF5 layout; checkpoints to resume
+    ``keras_h5``    the ``mnist.h5`` file in Keras's HDF5 layout: save a model, read weights into it
+    ``io``          ``load_model``, ``load_checkpoint``: a new model from a file, to use or resume
 
 Off the path, the annex ``tuned``: everything that exists only for speed (a register-tiled
 matrix product, convolution in the cache with ReLU fused, bands of rows for one image on
 every core, arrays kept between batches), each part used only where it measured faster on
 the machine in use. Delete it and only speed is lost.
 
-Beside the path: ``augment`` (random shifts of training images),
+Beside the path: ``files`` (atomic writes: a model, checkpoint or IDX file is replaced whole
+or not at all), ``augment`` (random shifts of training images),
 ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit picture to an
 MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its logic, then its
-Tk window) and ``cli``
-(``python -m convnet``).
+Tk window), ``cli`` (``python -m convnet``) and, below everything, ``_version`` (the version
+number).
 
 The documentation (``docs/``, a Sphinx site: see the README) walks the same path, with the
 equations of every op derived beside the lines that implement them; its page "Reading the
 source" repeats this list with the chapter that explains each module.
 """
 
-__version__ = "0.1.0"
-
 from convnet import gradcheck, initializers, layers, losses, ops, optimizers
+from convnet._version import __version__ as __version__  # the one place it is written
 from convnet.io import load_model
 from convnet.layers import (
     Activation,

@@ -19,16 +19,17 @@ Every op in :mod:`convnet.ops` is written twice, and a model can run a third way
 
 Choose with the environment variable ``CONVNET_BACKEND=naive|fast|tuned``, or in code with
 ``Sequential(..., backend=...)`` (or a layer's ``backend=``). Layers know only naive and fast:
-they call one op pair or the other. The tuned rung enters in one place, :func:`plan`, which
-the model asks for the steps to run. Its answer on the core rungs is the layers themselves;
-on the tuned rung, the annex's plan. Without the annex, ``'tuned'`` runs the fast rung.
+they call one op pair or the other. The tuned rung enters in one place, the model's
+:func:`convnet.model.steps_for`, which it asks for the steps to run when it is built. Its
+answer on the core rungs is the layers themselves; on the tuned rung, the annex's plan.
+Without the annex, ``'tuned'`` runs the fast rung.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["RUNGS", "DEFAULT", "resolve", "plan"]
+__all__ = ["RUNGS", "DEFAULT", "resolve"]
 
 #: The rungs, slowest first.
 RUNGS = ("naive", "fast", "tuned")
@@ -55,27 +56,3 @@ def resolve(name=None) -> str:
     if name not in RUNGS:
         raise ValueError(f"{where} must be one of {', '.join(map(repr, RUNGS))}, got {name!r}")
     return name
-
-
-def plan(layers, name: str) -> list:
-    """The steps a model runs for ``layers`` on rung ``name``, in order.
-
-    Each step has a layer's ``forward(x, *, training, logits)`` and ``backward(dout)``. On the
-    naive and fast rungs the steps are the layers. On the tuned rung :func:`convnet.tuned.plan`
-    replaces some of them with steps of its own, which read the layers' parameters and fill
-    their gradients.
-
-    Examples
-    --------
-    >>> from convnet.layers import Dense
-    >>> layers = [Dense(3)]
-    >>> plan(layers, "fast") == layers
-    True
-    """
-    if name != "tuned":
-        return list(layers)
-    try:
-        from convnet import tuned
-    except ImportError:  # the annex removed: only speed is lost
-        return list(layers)
-    return tuned.plan(layers)

@@ -182,7 +182,7 @@ class ModelCheckpoint(Callback):
 class TrainingCheckpoint(Callback):
     """Save everything needed to resume training, at the end of every epoch.
 
-    The file (:func:`convnet.io.save_checkpoint`) is a full model file plus the optimizer's
+    The file (:func:`convnet.keras_h5.save_checkpoint`) is a full model file plus the optimizer's
     state, the number of epochs completed, the history so far, ``settings`` and the state of
     each dropout layer's random generator. To go on after an interruption::
 
@@ -233,7 +233,7 @@ class TrainingCheckpoint(Callback):
         return self._history.history
 
     def on_epoch_end(self, epoch, logs=None):
-        from convnet.io import save_checkpoint
+        from convnet.keras_h5 import save_checkpoint
 
         logs = logs or {}
         if not math.isfinite(logs.get("loss", 0.0)):

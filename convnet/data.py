@@ -1,19 +1,10 @@
-"""MNIST: read and write IDX files, find or download the four files, split them as the notebook did.
+"""MNIST: find or download the four files, verify them, split them as the notebook did.
 
-Reading order: ... → model → callbacks → **13. data** → file I/O. Docs chapter: "How a CNN
-learns" (the data) and the walkthrough notebook ``examples/mnist_walkthrough.ipynb``.
+Reading order: ... → model → callbacks → **13. data** (:mod:`convnet.idx`, then this module)
+→ file I/O. Docs chapter: "How a CNN learns" (the data) and the walkthrough notebook
+``examples/mnist_walkthrough.ipynb``.
 
-MNIST comes as four IDX files, usually gzip-compressed. An IDX file is a tiny header followed
-by the raw numbers, row-major (C order)::
-
-    bytes 0-1   0x00 0x00
-    byte  2     data type code: 0x08 = unsigned byte (the only one MNIST uses)
-    byte  3     number of dimensions, d
-    then        d big-endian uint32 sizes, e.g. 60000, 28, 28
-    then        exactly size_1 * ... * size_d bytes of data
-
-Read as one big-endian uint32, the first four bytes are the "magic number": 2051 = 0x00000803
-for the image files (3 dimensions) and 2049 = 0x00000801 for the label files (1 dimension).
+MNIST comes as four IDX files, usually gzip-compressed, which :mod:`convnet.idx` reads.
 
 Where the files come from, in this order, file by file:
 
@@ -35,21 +26,20 @@ as the notebook this project descends from.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
-import math
 import os
 import sys
 import tempfile
 import urllib.error
 import urllib.request
-import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from convnet.idx import DataError, parse_idx, read_payload
 
 __all__ = [
     "DataError",
@@ -62,9 +52,6 @@ __all__ = [
     "FILES",
     "SHA256",
     "MIRRORS",
-    "read_idx",
-    "write_idx",
-    "payload_sha256",
     "mnist_cache_dir",
     "find_mnist",
     "download_mnist",
@@ -74,7 +61,6 @@ __all__ = [
     "notebook_split",
     "MNISTSplit",
     "load_mnist_split",
-    "write_fake_mnist",
 ]
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -104,21 +90,6 @@ _DATA_ENV = "CONVNET_DATA_DIR"
 _CACHE_ENV = "CONVNET_CACHE_DIR"
 _TIMEOUT = 30.0  # seconds without a byte from a mirror before it counts as failed
 _CHUNK = 1 << 16
-_GZIP_MAGIC = b"\x1f\x8b"
-_UBYTE = 0x08
-# The other type codes of the IDX format, named in error messages only.
-_IDX_TYPES = {
-    0x08: "unsigned byte",
-    0x09: "signed byte",
-    0x0B: "int16",
-    0x0C: "int32",
-    0x0D: "float32",
-    0x0E: "float64",
-}
-
-
-class DataError(ValueError):
-    """A data file is not what it should be: bad IDX header, wrong size, corrupt gzip."""
 
 
 class ChecksumError(DataError):
@@ -131,181 +102,6 @@ class MNISTNotFoundError(FileNotFoundError):
     Its message names every folder searched, every mirror tried with the reason it failed, and
     how to provide the files by hand.
     """
-
-
-# --------------------------------------------------------------------------------------------
-# IDX files
-# --------------------------------------------------------------------------------------------
-
-
-def _read_payload(path):
-    """The bytes of ``path``, decompressed if they start with the gzip magic bytes 1f 8b.
-
-    Returns ``(data, source)``; ``source`` names the file in error messages.
-    """
-    path = Path(path)
-    raw = path.read_bytes()  # FileNotFoundError names the path
-    if raw[:2] != _GZIP_MAGIC:
-        return raw, str(path)
-    try:
-        return gzip.decompress(raw), f"{path} (decompressed)"
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(
-            f"{path}: corrupt gzip data ({err}); expected a complete gzip-compressed IDX file. "
-            "Delete it and fetch it again."
-        ) from None
-
-
-def _parse_idx(data, source, ndim=None):
-    """Check an IDX header against the length of ``data`` and view the payload as an array."""
-    if len(data) < 4:
-        raise DataError(
-            f"{source}: only {len(data)} bytes, too short for an IDX header; expected at least "
-            "4 bytes (0x00 0x00, a type code, the number of dimensions)"
-        )
-    magic = int.from_bytes(data[:4], "big")
-    code, n_dims = data[2], data[3]
-    if data[:2] != b"\x00\x00":
-        raise DataError(
-            f"{source}: bad magic number 0x{magic:08x}: not an IDX file, whose first two bytes "
-            "are zero (MNIST images start with 2051 = 0x00000803, labels with 2049 = 0x00000801)"
-        )
-    if code != _UBYTE:
-        raise DataError(
-            f"{source}: IDX data type code 0x{code:02x} ({_IDX_TYPES.get(code, 'unknown')}) is "
-            f"not supported; expected 0x{_UBYTE:02x} (unsigned byte), as in MNIST"
-        )
-    if n_dims == 0 or (ndim is not None and n_dims != ndim):
-        wanted = "at least 1" if ndim is None else f"{ndim} (magic {0x800 + ndim})"
-        raise DataError(
-            f"{source}: IDX header says {n_dims} dimensions (magic {magic}); expected {wanted}"
-        )
-    header = 4 + 4 * n_dims
-    if len(data) < header:
-        raise DataError(
-            f"{source}: header truncated: {n_dims} dimensions need a {header}-byte header, "
-            f"the file has only {len(data)} bytes"
-        )
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=n_dims, offset=4))
-    expected = math.prod(shape)
-    got = len(data) - header
-    sizes = " x ".join(str(d) for d in shape)
-    if got < expected:
-        raise DataError(
-            f"{source}: truncated: {got} bytes of data after the header, expected exactly "
-            f"{expected} = {sizes}"
-        )
-    if got > expected:
-        raise DataError(
-            f"{source}: {got - expected} trailing bytes after the data: expected exactly "
-            f"{expected} = {sizes} bytes after the header, found {got}"
-        )
-    # frombuffer reads the bytes in place, with no Python loop; the copy makes the array
-    # writable (a view of a bytes object is read-only), as users of load_data() expect.
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
-
-
-def read_idx(path, *, ndim=None):
-    """Read an IDX file of unsigned bytes, gzip-compressed or not.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file. Whether it is gzip-compressed is read from its first two bytes (1f 8b), not
-        from its name.
-    ndim : int, optional
-        If given, the number of dimensions the file must have (3 for MNIST images, 1 for labels).
-
-    Returns
-    -------
-    array : ndarray of uint8, shape (size_1, ..., size_d) as the header says
-        (N, 28, 28) for MNIST images, (N,) for labels.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    DataError (a ValueError)
-        Bad magic number, a type code other than 0x08, the wrong number of dimensions, or a
-        data length other than exactly ``size_1 * ... * size_d`` bytes; the message names the
-        file, what was wrong and what was expected.
-
-    Examples
-    --------
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> write_idx(os.path.join(folder, "labels.gz"), np.array([7, 2, 1], dtype=np.uint8))
-    >>> read_idx(os.path.join(folder, "labels.gz"))
-    array([7, 2, 1], dtype=uint8)
-    >>> tmp.cleanup()
-    """
-    data, source = _read_payload(path)
-    return _parse_idx(data, source, ndim=ndim)
-
-
-def write_idx(path, array, *, compress=None):
-    """Write a uint8 array as an IDX file, atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    array : ndarray of uint8, 1 to 3 dimensions, e.g. shape (N, 28, 28) or (N,)
-    compress : bool, optional
-        gzip the file. Default: when ``path`` ends with ``.gz``.
-
-    Notes
-    -----
-    The file is written to a temporary file in the same folder, flushed to disk and renamed
-    over ``path``, so an interrupted write never leaves a half-written file under that name.
-    The gzip header's timestamp is zeroed: the same array always gives the same bytes.
-
-    Examples
-    --------
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> images = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
-    >>> write_idx(os.path.join(folder, "images"), images)
-    >>> open(os.path.join(folder, "images"), "rb").read(8)
-    b'\\x00\\x00\\x08\\x03\\x00\\x00\\x00\\x02'
-    >>> read_idx(os.path.join(folder, "images")).shape
-    (2, 2, 3)
-    >>> tmp.cleanup()
-    """
-    array = np.asarray(array)
-    if array.dtype != np.uint8:
-        raise ValueError(
-            f"write_idx: {path}: expected a uint8 array, got {array.dtype}; convert it "
-            "explicitly (e.g. array.astype(np.uint8)) if the values fit in 0..255"
-        )
-    if not 1 <= array.ndim <= 3:
-        raise ValueError(
-            f"write_idx: {path}: expected an array of 1 to 3 dimensions, got shape {array.shape}"
-        )
-    if max(array.shape) >= 2**32:
-        raise ValueError(f"write_idx: {path}: a size of {array.shape} does not fit in a uint32")
-    header = bytes([0, 0, _UBYTE, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
-    data = header + np.ascontiguousarray(array).tobytes()
-    if compress is None:
-        compress = str(path).endswith(".gz")
-    if compress:
-        data = gzip.compress(data, mtime=0)
-    from convnet.io import atomic_write  # the one atomic writer, shared with model files
-
-    with atomic_write(path) as tmp:
-        Path(tmp).write_bytes(data)
-
-
-def payload_sha256(path):
-    """SHA-256 of a file's content after decompression, as a hex string.
-
-    Examples
-    --------
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> write_idx(os.path.join(folder, "a"), np.zeros(3, np.uint8))
-    >>> write_idx(os.path.join(folder, "a.gz"), np.zeros(3, np.uint8))
-    >>> payload_sha256(os.path.join(folder, "a")) == payload_sha256(os.path.join(folder, "a.gz"))
-    True
-    >>> tmp.cleanup()
-    """
-    return hashlib.sha256(_read_payload(path)[0]).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,10 +205,13 @@ def find_mnist(data_dir=None):
 
     Examples
     --------
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> checksums = write_fake_mnist(folder)
+    Four empty files are found, since nothing is read:
+
+    >>> tmp = tempfile.TemporaryDirectory(); folder = Path(tmp.name)
+    >>> for name in FILES:
+    ...     (folder / name).touch()
     >>> paths = find_mnist(folder)
-    >>> paths[TRAIN_IMAGES].name, paths[TRAIN_IMAGES].parent == Path(folder)
+    >>> paths[TRAIN_IMAGES].name, paths[TRAIN_IMAGES].parent == folder
     ('train-images-idx3-ubyte.gz', True)
     >>> tmp.cleanup()
     """
@@ -427,13 +226,13 @@ def find_mnist(data_dir=None):
 
 
 def _verified_payload(path, expected, *, cache_dir=None):
-    """``(data, source)`` as :func:`_read_payload` gives them if the SHA-256 of ``data`` is
-    ``expected``; else ChecksumError.
+    """``(data, source)`` as :func:`~convnet.idx.read_payload` gives them if the SHA-256 of
+    ``data`` is ``expected``; else ChecksumError.
 
     A file that fails and lives in ``cache_dir`` is deleted: the cache only ever holds
     verified files, so a bad one there can only be damage, and the next call downloads it anew.
     """
-    data, source = _read_payload(path)
+    data, source = read_payload(path)
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
         message = (
@@ -521,7 +320,7 @@ def _fetch(url, dest, expected, *, progress, timeout):
             out.flush()
             os.fsync(out.fileno())
         try:
-            data, _ = _read_payload(tmp)
+            data, _ = read_payload(tmp)
         except DataError:
             raise DataError("the downloaded file is not complete gzip data") from None
         actual = hashlib.sha256(data).hexdigest()
@@ -598,10 +397,14 @@ def download_mnist(
 
     Examples
     --------
-    Files already in the folder and verified are not downloaded again:
+    Files already in the folder and verified are not downloaded again. Here four small files
+    of zeros stand in for MNIST, with their own checksums:
 
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> checksums = write_fake_mnist(folder)
+    >>> from convnet.idx import payload_sha256, write_idx
+    >>> tmp = tempfile.TemporaryDirectory(); folder = Path(tmp.name)
+    >>> for name, shape in zip(FILES, [(60, 28, 28), (60,), (20, 28, 28), (20,)]):
+    ...     write_idx(folder / name, np.zeros(shape, np.uint8))
+    >>> checksums = {name: payload_sha256(folder / name) for name in FILES}
     >>> sorted(p.name for p in download_mnist(folder, checksums=checksums).values())[:2]
     ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
     >>> tmp.cleanup()
@@ -683,10 +486,14 @@ def load_mnist(
 
     Examples
     --------
-    With four small fake files and their checksums (the real files need no ``checksums``):
+    With four small files of zeros written by :func:`~convnet.idx.write_idx`, and their
+    checksums (the real files need no ``checksums``):
 
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> checksums = write_fake_mnist(folder, n_train=60, n_test=20)
+    >>> from convnet.idx import payload_sha256, write_idx
+    >>> tmp = tempfile.TemporaryDirectory(); folder = Path(tmp.name)
+    >>> for name, shape in zip(FILES, [(60, 28, 28), (60,), (20, 28, 28), (20,)]):
+    ...     write_idx(folder / name, np.zeros(shape, np.uint8))
+    >>> checksums = {name: payload_sha256(folder / name) for name in FILES}
     >>> (x_train, y_train), (x_test, y_test) = load_mnist(folder, download=False,
     ...                                                   checksums=checksums)
     >>> x_train.shape, x_train.dtype, y_train.shape, x_test.shape, y_test.shape
@@ -719,7 +526,7 @@ def load_mnist(
     for name in FILES:
         path = found[name]
         data, source = _verified_payload(path, checksums[name], cache_dir=cache_dir)
-        arrays.append(_parse_idx(data, source, ndim=3 if "idx3" in name else 1))
+        arrays.append(parse_idx(data, source, ndim=3 if "idx3" in name else 1))
     x_train, y_train, x_test, y_test = arrays
     for images, labels, i in ((x_train, y_train, 0), (x_test, y_test, 2)):
         if images.shape[0] != labels.shape[0]:
@@ -857,8 +664,14 @@ def load_mnist_split(data_dir=None, **kwargs):
 
     Examples
     --------
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> checksums = write_fake_mnist(folder, n_train=60, n_test=20)
+    With four small files of zeros, as in :func:`load_mnist`'s example (every label is 0:
+    one class to stratify by):
+
+    >>> from convnet.idx import payload_sha256, write_idx
+    >>> tmp = tempfile.TemporaryDirectory(); folder = Path(tmp.name)
+    >>> for name, shape in zip(FILES, [(60, 28, 28), (60,), (20, 28, 28), (20,)]):
+    ...     write_idx(folder / name, np.zeros(shape, np.uint8))
+    >>> checksums = {name: payload_sha256(folder / name) for name in FILES}
     >>> data = load_mnist_split(folder, download=False, checksums=checksums)
     >>> data.x_train.shape, data.x_val.shape, data.x_test.shape, data.y_val.dtype
     ((48, 1, 28, 28), (12, 1, 28, 28), (20, 1, 28, 28), dtype('int64'))
@@ -874,53 +687,3 @@ def load_mnist_split(data_dir=None, **kwargs):
         to_images(x_test),
         y_test.astype(np.int64),
     )
-
-
-def write_fake_mnist(folder, *, n_train=60, n_test=20, seed=0, compress=True):
-    """Write four small random files under MNIST's names, for trying the pipeline offline.
-
-    Images are uniform noise, labels cycle through 0..9 in a shuffled order. Pass the returned
-    table as ``checksums=`` to :func:`load_mnist`, since the real checksums will not match.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        Created if needed.
-    n_train, n_test : int
-        Number of images in each set (shapes (n, 28, 28) and (n,)).
-    seed : int
-        Seed of the ``numpy.random.Generator`` that draws them.
-    compress : bool
-        Write ``name.gz`` files; else the uncompressed names, without ``.gz``.
-
-    Returns
-    -------
-    checksums : dict
-        ``{file name: SHA-256 hex}`` of the decompressed files, keyed by the names in
-        :data:`FILES`.
-
-    Examples
-    --------
-    >>> tmp = tempfile.TemporaryDirectory(); folder = tmp.name
-    >>> sorted(write_fake_mnist(folder, compress=False)) == sorted(FILES)
-    True
-    >>> sorted(os.listdir(folder))[0]
-    't10k-images-idx3-ubyte'
-    >>> tmp.cleanup()
-    """
-    rng = np.random.default_rng(seed)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {}
-    for images_name, labels_name, n in (
-        (TRAIN_IMAGES, TRAIN_LABELS, n_train),
-        (TEST_IMAGES, TEST_LABELS, n_test),
-    ):
-        arrays[images_name] = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        arrays[labels_name] = rng.permutation(np.arange(n) % 10).astype(np.uint8)
-    checksums = {}
-    for name, array in arrays.items():
-        path = folder / (name if compress else name.removesuffix(".gz"))
-        write_idx(path, array, compress=compress)
-        checksums[name] = payload_sha256(path)
-    return checksums

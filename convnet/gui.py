@@ -19,6 +19,7 @@ import sys
 import numpy as np
 
 from convnet.drawing import Drawing, Recogniser, Recognition
+from convnet.files import atomic_write
 
 __all__ = ["DigitApp", "run"]
 
@@ -184,8 +185,6 @@ class DigitApp:
     def _write_state(self) -> None:
         if not self.state_file:
             return
-        from convnet.io import atomic_write
-
         p = self.result.probabilities
         state = {
             "answer": self.answer.cget("text"), "status": self.status.cget("text"),

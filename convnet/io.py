@@ -1,50 +1,36 @@
-"""Saving and loading models as Keras HDF5 files (``mnist.h5``), with h5py and no pickle.
+"""Loading a model or a checkpoint from a file: the two readers that make a new ``Sequential``.
 
-Reading order: ... → callbacks → data → **14. file I/O** (:mod:`convnet.keras_config`, then
-this module). Docs chapter: "The mnist.h5 file" (``docs/model-file.md``, the full layout).
+Reading order: ... → callbacks → data → **14. file I/O** (:mod:`convnet.keras_config`,
+:mod:`convnet.keras_h5`, then this module). Docs chapter: "The mnist.h5 file"
+(``docs/model-file.md``).
 
-convnet writes the legacy HDF5 layout of Keras (what ``keras_model.save('mnist.h5')`` writes),
-so ``keras.models.load_model('mnist.h5')`` opens a convnet model, and convnet opens the
-``mnist.h5`` files of Keras 3 and of tf.keras 2::
-
-    /                        attributes model_config, training_config (JSON), keras_version,
-                             backend; convnet's own: convnet_version, convnet_seed,
-                             convnet_metadata (JSON) and, in checkpoints, convnet_resume (JSON)
-    /model_weights           attribute layer_names; one group per layer, attribute weight_names
-        /conv2d/sequential/conv2d/kernel   (KH, KW, C, F)    Keras's layout
-        /conv2d/sequential/conv2d/bias     (F,)
-    /optimizer_weights       attribute weight_names: iteration, learning_rate, then the
-                             optimizer's state arrays in Keras's order
-
-Keras keeps arrays in other layouts than convnet: images are ``(H, W, C)``, conv kernels
-``(KH, KW, C, F)``, and a Flatten therefore lists an image's values in ``(H, W, C)`` order.
-:func:`to_keras` and :func:`from_keras` are the one place where arrays change layout, for
-weights and optimizer state alike.
-
-Reading checks everything before anything is used: links that point elsewhere, the layers
-and their options, the number, names and shapes of the weights. A file that fails any check
-raises ``ValueError`` saying what is wrong; nothing is ever half-loaded. Every save is atomic
-(:class:`atomic_write`): an interrupted save leaves the previous file as it was.
+Everything about the file itself is in :mod:`convnet.keras_h5`, which saves a model and reads
+weights into one, and so never needs to import :mod:`convnet.model` (whose ``save`` uses it).
+The two functions here make a new model from a file: they need
+:class:`~convnet.model.Sequential`, so this module sits above the model. It also offers the
+rest of the file API, imported from keras_h5, so that ``convnet.io`` has all of it:
+:func:`~convnet.keras_h5.save_model`, :func:`~convnet.keras_h5.save_weights`,
+:func:`~convnet.keras_h5.load_weights`, :func:`~convnet.keras_h5.save_checkpoint`,
+:class:`~convnet.keras_h5.Checkpoint`, :func:`~convnet.keras_h5.to_keras` and
+:func:`~convnet.keras_h5.from_keras`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import secrets
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import h5py
-import numpy as np
-
-from convnet import __version__, keras_config
-from convnet import layers as L
+from convnet.keras_h5 import (
+    Checkpoint,
+    from_keras,
+    load_weights,
+    read_checkpoint,
+    read_model,
+    save_checkpoint,
+    save_model,
+    save_weights,
+    to_keras,
+)
 from convnet.model import Sequential
 
 __all__ = [
-    "atomic_write",
     "to_keras",
     "from_keras",
     "save_model",
@@ -56,532 +42,9 @@ __all__ = [
     "load_checkpoint",
 ]
 
-#: Keras 3's load_model needs a backend name; "tensorflow" is what Keras writes by default.
-BACKEND = "tensorflow"
-
-#: The order in which Keras creates an optimizer's state arrays, after ``iteration`` and
-#: ``learning_rate``. Each tuple is one group: Keras walks through the parameters (in model
-#: order, kernel before bias) and creates the group's slots for each parameter in turn.
-KERAS_SLOT_ORDER = {
-    "sgd": (("momentum",),),
-    "adam": (("momentum", "velocity"),),
-    "rmsprop": (("velocity",), ("momentum",)),
-    "adadelta": (("accumulated_grad", "accumulated_delta_var"),),
-}
-
-
-# -- atomic writes ------------------------------------------------------------------------------
-
-
-class atomic_write:
-    """Context manager giving a temporary path beside ``path``; renamed onto it on success.
-
-    The temporary file is in the same folder (a rename is atomic only within one file
-    system), is flushed to disk with fsync before the rename, and the folder is fsync'ed
-    after it, so that the new name survives a power cut too. If the block raises, the
-    temporary file is removed and ``path`` is untouched. A process killed mid-write leaves
-    ``path`` untouched and a stray ``.<name>.<random>.tmp`` file beside it.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
-    >>> with atomic_write(target) as tmp:
-    ...     _ = pathlib.Path(tmp).write_text("hello")
-    >>> target.read_text()
-    'hello'
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
-        # Created like any new file (mode 0o666 less the umask); O_EXCL: never reuse a file.
-        os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            Path(self.tmp).unlink(missing_ok=True)
-            return False
-        try:
-            with open(self.tmp, "rb+") as f:  # the bytes must be on disk before the rename
-                os.fsync(f.fileno())
-            os.replace(self.tmp, self.path)  # atomic: readers see the old file or the new one
-        except BaseException:
-            Path(self.tmp).unlink(missing_ok=True)
-            raise
-        if hasattr(os, "O_DIRECTORY"):  # POSIX: make the rename itself durable
-            folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
-        return False
-
-
-# -- the one place where array layouts change --------------------------------------------------
-
-
-def keras_layouts(model: Sequential) -> dict:
-    """How each parameter's layout differs in Keras, by parameter name (``'dense/kernel'``).
-
-    ``"conv"`` for conv kernels; ``("chw", (C, H, W))`` for the kernel of the first Dense
-    after a Flatten of ``(C, H, W)`` images, whose rows follow the flatten order; ``None``
-    where the layouts agree (biases, other dense kernels).
-
-    Examples
-    --------
-    >>> from convnet.layers import Conv2D, Dense, Flatten
-    >>> model = Sequential([Conv2D(2, 3), Flatten(), Dense(3)], input_shape=(1, 4, 4))
-    >>> keras_layouts(model)
-    {'conv2d/kernel': 'conv', 'conv2d/bias': None, 'dense/kernel': ('chw', (2, 2, 2)), 'dense/bias': None}
-
-    Raises
-    ------
-    ValueError
-        A Flatten of images whose output reaches the model's output without a Dense: its
-        values would come out in a different order in Keras.
-    """  # noqa: E501
-    layouts, flattened = {}, None
-    for layer in model.layers:
-        for name in layer.params:
-            layouts[f"{layer.name}/{name}"] = None
-        if isinstance(layer, L.Conv2D):
-            layouts[f"{layer.name}/kernel"] = "conv"
-        elif isinstance(layer, L.Flatten) and len(layer.input_shape) == 3:
-            flattened = layer.input_shape
-        elif isinstance(layer, L.Dense) and flattened is not None:
-            layouts[f"{layer.name}/kernel"] = ("chw", flattened)
-            flattened = None
-    if flattened is not None:
-        raise ValueError(
-            f"{model.name}: a Flatten of {flattened} images reaches the output without a Dense "
-            "layer; Keras flattens in (H, W, C) order and convnet in (C, H, W), so the outputs "
-            "would differ. End the model with a Dense layer."
-        )
-    return layouts
-
-
-def keras_shape(shape, layout) -> tuple:
-    """The shape Keras stores a parameter of convnet shape ``shape`` with.
-
-    Examples
-    --------
-    >>> keras_shape((32, 1, 3, 3), "conv"), keras_shape((9216, 128), ("chw", (64, 12, 12)))
-    ((3, 3, 1, 32), (9216, 128))
-    """
-    if layout == "conv":
-        f, c, kh, kw = shape
-        return (kh, kw, c, f)
-    return tuple(shape)
-
-
-def to_keras(value: np.ndarray, layout) -> np.ndarray:
-    """A parameter (or optimizer state of the same shape) in Keras's layout.
-
-    Parameters
-    ----------
-    value : ndarray
-        Conv kernel ``(F, C, KH, KW)``; dense kernel ``(D_in, D_out)``; bias.
-    layout : None, "conv" or ("chw", (C, H, W))
-        From :func:`keras_layouts`.
-
-    Returns
-    -------
-    ndarray
-        Conv kernel ``(KH, KW, C, F)``. For ``("chw", (C, H, W))`` the dense kernel
-        ``(C*H*W, D_out)`` with its rows reordered: row ``(c*H + h)*W + w`` (convnet's
-        flatten order) moves to row ``(h*W + w)*C + c`` (Keras's). Otherwise ``value``.
-
-    Examples
-    --------
-    >>> w = np.arange(6).reshape(6, 1)            # rows 0..5 = (c, h, w) for C=2, H=1, W=3
-    >>> to_keras(w, ("chw", (2, 1, 3))).ravel()   # Keras: (h, w, c)
-    array([0, 3, 1, 4, 2, 5])
-    >>> to_keras(np.zeros((32, 1, 3, 3)), "conv").shape
-    (3, 3, 1, 32)
-    """
-    if layout == "conv":
-        return value.transpose(2, 3, 1, 0)
-    if layout is not None:
-        c, h, w = layout[1]
-        return value.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
-    return value
-
-
-def from_keras(value: np.ndarray, layout) -> np.ndarray:
-    """The inverse of :func:`to_keras`: a Keras array in convnet's layout.
-
-    Examples
-    --------
-    >>> w = np.random.default_rng(0).random((2 * 3 * 4, 5))
-    >>> bool((from_keras(to_keras(w, ("chw", (2, 3, 4))), ("chw", (2, 3, 4))) == w).all())
-    True
-    >>> from_keras(np.zeros((3, 3, 1, 32)), "conv").shape
-    (32, 1, 3, 3)
-    """
-    if layout == "conv":
-        return value.transpose(3, 2, 0, 1)
-    if layout is not None:
-        c, h, w = layout[1]
-        return value.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1)
-    return value
-
-
-# -- writing ------------------------------------------------------------------------------------
-
-
-def _json(value, what: str) -> str:
-    def plain(obj):  # NumPy scalars and arrays, as they turn up in histories
-        if isinstance(obj, (np.generic, np.ndarray)):
-            return obj.tolist()
-        raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-    try:
-        return json.dumps(value, default=plain)
-    except TypeError as err:
-        raise ValueError(f"{what} must be JSON-serialisable: {err}") from None
-
-
-def _create_array(group, name: str, value: np.ndarray) -> None:
-    """One dataset; arrays carry HDF5's Fletcher-32 checksum, so damage is found on reading."""
-    value = np.ascontiguousarray(value)
-    if value.ndim and value.size:
-        group.create_dataset(name, data=value, chunks=value.shape, fletcher32=True)
-    else:
-        group.create_dataset(name, data=value)
-
-
-def _names_attr(group, name: str, names: list) -> None:
-    # Keras writes an empty float array for "no names"; h5py cannot store an empty str list.
-    group.attrs[name] = names if names else np.zeros(0)
-
-
-def _write_weights(group, model: Sequential, keras_names: list, layouts: dict) -> None:
-    """The ``model_weights`` layout: names of all layers, then one group per layer."""
-    _names_attr(group, "layer_names", keras_names)
-    group.attrs["backend"] = BACKEND
-    group.attrs["keras_version"] = keras_config.KERAS_VERSION
-    by_name = {layer.name: layer for layer in model.layers}
-    for keras_name in keras_names:
-        layer_group = group.create_group(keras_name)
-        layer = by_name.get(keras_name)  # None for a ZeroPadding2D written for a Conv2D
-        params = layer.params if layer is not None else {}
-        paths = [f"{model.name}/{keras_name}/{p}" for p in params]  # as Keras 3 names them
-        _names_attr(layer_group, "weight_names", paths)
-        for path, (p, value) in zip(paths, params.items(), strict=True):
-            _create_array(layer_group, path, to_keras(value, layouts[f"{keras_name}/{p}"]))
-    _names_attr(group.create_group("top_level_model_weights"), "weight_names", [])
-
-
-def _optimizer_entries(model: Sequential, opt) -> list[tuple[str, str]]:
-    """``(parameter name, slot)`` of every state array of ``opt``, in Keras's order."""
-    order = [[s for s in group if s in opt.slot_names] for group in KERAS_SLOT_ORDER[opt.name]]
-    return [(param, slot) for group in order for param in model.parameters() for slot in group]
-
-
-def _write_optimizer(f, model: Sequential, layouts: dict) -> None:
-    opt, params = model.optimizer, model.parameters()
-    entries = _optimizer_entries(model, opt)
-    names = [f"{opt.name}/iteration", f"{opt.name}/learning_rate"] + [
-        f"{opt.name}/{model.name}_{param.replace('/', '_')}_{slot}" for param, slot in entries
-    ]
-    group = f.create_group("optimizer_weights")
-    _names_attr(group, "weight_names", names)
-    group.create_dataset(names[0], data=np.int64(opt.iterations))
-    group.create_dataset(names[1], data=np.asarray(opt.learning_rate, dtype=model.dtype))
-    for name, (param, slot) in zip(names[2:], entries, strict=True):
-        # A slot the optimizer has not created yet is zeros, as Keras's are before a step.
-        value = opt.slots[slot].get(param, np.zeros_like(params[param]))
-        _create_array(group, name, to_keras(value, layouts[param]))
-
-
-def _write(model: Sequential, path, *, weights_only=False, metadata=None, include_optimizer=True,
-           resume=None) -> None:  # fmt: skip
-    """Write a model file (or, with ``weights_only``, a weights file) atomically."""
-    if not model.built:
-        raise ValueError(f"{model.name}: build the model before saving it (give input_shape=)")
-    layouts = keras_layouts(model)
-    config = keras_config.model_config(model)
-    keras_names = [entry["config"]["name"] for entry in config["config"]["layers"][1:]]
-    compiled = not weights_only and include_optimizer and model.optimizer is not None
-    attrs = {"convnet_version": __version__}
-    if not weights_only:
-        attrs.update({
-            "model_config": json.dumps(config),
-            "keras_version": keras_config.KERAS_VERSION,
-            "backend": BACKEND,
-            "convnet_seed": json.dumps(model.seed),
-            "convnet_metadata": _json(model.metadata if metadata is None else metadata,
-                                      "metadata"),
-        })  # fmt: skip
-    if compiled:
-        attrs["training_config"] = json.dumps(keras_config.training_config(model))
-    if resume is not None:
-        attrs["convnet_resume"] = _json(resume, "the checkpoint's history and settings")
-    # libver: HDF5 1.8's format or newer, which allows attributes over 64 KiB (a long
-    # training history) and which every HDF5 since 2008 reads.
-    with atomic_write(path) as tmp, h5py.File(tmp, "w", libver=("v108", "latest")) as f:
-        f.attrs.update(attrs)
-        weights = f if weights_only else f.create_group("model_weights")
-        _write_weights(weights, model, keras_names, layouts)
-        if compiled:
-            _write_optimizer(f, model, layouts)
-
-
-def save_model(model: Sequential, path, *, metadata=None, include_optimizer: bool = True) -> None:
-    """Write ``model`` to ``path`` as a Keras HDF5 model file.
-
-    Parameters
-    ----------
-    model : Sequential
-        A built model.
-    path : str or Path
-    metadata : dict, optional
-        JSON-serialisable extras (training history, data split, timings), stored in the
-        ``convnet_metadata`` attribute. Left out, ``model.metadata`` is written.
-    include_optimizer : bool
-        Also write the training configuration and the optimizer's state (when compiled), as
-        Keras does: Keras then compiles the loaded model, and training can go on.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from convnet.layers import Dense
-    >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(4,), seed=0)
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.h5"
-    >>> save_model(model, path, metadata={"note": "untrained"})
-    >>> x = np.ones((2, 4), np.float32)
-    >>> loaded = load_model(path)
-    >>> bool((loaded.predict(x) == model.predict(x)).all()), loaded.metadata
-    (True, {'note': 'untrained'})
-    """
-    _write(model, path, metadata=metadata, include_optimizer=include_optimizer)
-
-
-def save_weights(model: Sequential, path) -> None:
-    """Write only the weights, in Keras's weights-file layout (``model_weights`` at the root).
-
-    Keras reads it with ``keras_model.load_weights(path)`` when the name ends in ``.h5`` but
-    not in ``.weights.h5`` (that suffix means Keras's newer format).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from convnet.layers import Dense
-    >>> a = Sequential([Dense(3)], input_shape=(4,), seed=0)
-    >>> b = Sequential([Dense(3)], input_shape=(4,), seed=1)
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.h5"
-    >>> save_weights(a, path); load_weights(b, path)
-    >>> bool((a.layers[0].params["kernel"] == b.layers[0].params["kernel"]).all())
-    True
-    """
-    _write(model, path, weights_only=True)
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-
-def _text(value) -> str:
-    """Attributes come back as str or bytes, depending on who wrote them."""
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def _names(group, name: str) -> list[str]:
-    return [_text(v) for v in group.attrs.get(name, [])]
-
-
-def _check_links(f, path) -> None:
-    """Refuse soft and external links and datasets stored outside the file: weights must be
-    this file's own bytes."""
-
-    def check(name, obj):
-        if isinstance(obj, h5py.Dataset):
-            if obj.external or obj.is_virtual:
-                raise ValueError(f"{path}: dataset {obj.name} keeps its data in other files; "
-                                 "convnet reads only self-contained files")  # fmt: skip
-            return
-        for child in obj:
-            link = obj.get(child, getlink=True)
-            if not isinstance(link, h5py.HardLink):
-                where = f"{obj.name.rstrip('/')}/{child}"
-                raise ValueError(f"{path}: {where} is a {type(link).__name__}; convnet reads "
-                                 "only self-contained files without soft or external links")
-
-    check("/", f)
-    f.visititems(check)  # every object once, following only hard links
-
-
-@contextlib.contextmanager
-def _open(path):
-    """Open a model file for reading; any HDF5 failure becomes a ValueError naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no model file at {path}; train one with "
-                                "`python examples/train_mnist.py`")  # fmt: skip
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise ValueError(f"{path} is not a readable HDF5 file ({err}); it may be truncated or "
-                         "not a model file") from None  # fmt: skip
-    try:
-        with f:
-            _check_links(f, path)
-            yield f
-    except (OSError, KeyError, RuntimeError) as err:
-        raise ValueError(f"{path}: could not be read ({err}); the file is damaged or "
-                         "truncated") from None  # fmt: skip
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: an attribute is not valid JSON ({err})") from None
-
-
-def _weights_group(f, path):
-    """``model_weights`` of a model file, or the root of a weights-only file."""
-    if "layer_names" in f.attrs:
-        return f
-    if isinstance(f.get("model_weights"), h5py.Group):
-        return f["model_weights"]
-    raise ValueError(f"{path} is not a Keras model or weights file (no model_weights group "
-                     "and no layer_names attribute)")  # fmt: skip
-
-
-def _read_weights(group, model: Sequential, path) -> dict:
-    """Every parameter of ``model`` from a ``model_weights`` group, in convnet's layout.
-
-    Matched as Keras matches them: the file's layers that have weights, in order, to the
-    model's layers that have weights. Returns new arrays; nothing is assigned here.
-    """
-    layouts = keras_layouts(model)
-    stored = []
-    for name in _names(group, "layer_names"):
-        if not isinstance(group.get(name), h5py.Group):
-            raise ValueError(f"{path}: layer_names lists {name!r}, which has no group")
-        if _names(group[name], "weight_names"):
-            stored.append(name)
-    wanted = [layer for layer in model.layers if layer.params]
-    if len(stored) != len(wanted):
-        raise ValueError(
-            f"{path}: the file has weights for {len(stored)} layers {stored}, the model has "
-            f"{len(wanted)} layers with weights {[layer.name for layer in wanted]}"
-        )
-    values = {}
-    for layer, stored_name in zip(wanted, stored, strict=True):
-        layer_group = group[stored_name]
-        weight_names = _names(layer_group, "weight_names")
-        if len(weight_names) != len(layer.params):
-            raise ValueError(f"{path}: layer {stored_name} has weights {weight_names}; "
-                             f"{layer.name} needs {list(layer.params)}")  # fmt: skip
-        for weight_name, (p, value) in zip(weight_names, layer.params.items(), strict=True):
-            # 'sequential/dense/kernel' (Keras 3) or 'dense/kernel:0' (tf.keras 2)
-            kind = weight_name.rsplit("/", 1)[-1].split(":")[0]
-            dataset = None if weight_name.startswith("/") else layer_group.get(weight_name)
-            if kind != p or not isinstance(dataset, h5py.Dataset):
-                raise ValueError(f"{path}: layer {stored_name} lists weight {weight_name!r} "
-                                 f"where {layer.name} needs its {p}")  # fmt: skip
-            layout = layouts[f"{layer.name}/{p}"]
-            want = keras_shape(value.shape, layout)
-            if dataset.shape != want or dataset.dtype.kind != "f":
-                raise ValueError(
-                    f"{path}: weight {weight_name} is {dataset.dtype} {dataset.shape}; "
-                    f"{layer.name} needs a float array of shape {want} (Keras's layout)"
-                )
-            values[f"{layer.name}/{p}"] = from_keras(dataset[()], layout)
-    return values
-
-
-def _assign(model: Sequential, values: dict) -> None:
-    for name, param in model.parameters().items():
-        param[...] = values[name]  # in place: the optimizer keeps referring to these arrays
-
-
-def _read_optimizer_state(f, model: Sequential, opt, path) -> dict | None:
-    """The state of ``opt`` from ``optimizer_weights``, for :meth:`Optimizer.load_state_dict`."""
-    group = f.get("optimizer_weights")
-    if not isinstance(group, h5py.Group):
-        return None  # the optimizer starts fresh, as in Keras
-    iterations, arrays = 0, []
-    for name in _names(group, "weight_names"):
-        dataset = None if name.startswith("/") else group.get(name)
-        if not isinstance(dataset, h5py.Dataset):
-            raise ValueError(f"{path}: optimizer_weights lists {name!r}, which is not there")
-        if dataset.shape == ():  # iteration, learning_rate (the latter is in training_config)
-            if "iteration" in name.rsplit("/", 1)[-1]:
-                iterations = int(dataset[()])
-        else:
-            arrays.append(dataset)
-    state = {"iterations": np.int64(iterations)}
-    if not arrays:  # an optimizer that has not taken a step yet
-        return state
-    entries = _optimizer_entries(model, opt)
-    if len(arrays) != len(entries):
-        raise ValueError(
-            f"{path}: optimizer_weights holds {len(arrays)} state arrays; a "
-            f"{type(opt).__name__} with these options keeps {len(entries)} for this model. "
-            "Load with compile=False to skip the optimizer."
-        )
-    layouts = keras_layouts(model)
-    params = model.parameters()
-    for dataset, (param, slot) in zip(arrays, entries, strict=True):
-        want = keras_shape(params[param].shape, layouts[param])
-        if dataset.shape != want:
-            raise ValueError(f"{path}: optimizer state {dataset.name} has shape {dataset.shape}, "
-                             f"expected {want} for the {slot} of {param}")  # fmt: skip
-        state[f"{param}/{slot}"] = from_keras(dataset[()], layouts[param]).astype(model.dtype)
-    return state
-
-
-def _read_model(path, *, compile: bool):
-    """The model of a file, and the file's ``convnet_resume`` record (or None)."""
-    with _open(path) as f:
-        if "convnet_format" in f.attrs:
-            raise ValueError(f"{path} is in convnet's earlier layout of its own (convnet-h5 "
-                             "version 1), which Keras's layout has replaced; train the model "
-                             "again to write it in the new layout")  # fmt: skip
-        if "model_config" not in f.attrs:
-            hint = "it has no model_config attribute"
-            if "layer_names" in f.attrs:
-                hint = "it holds weights only: build the model and call model.load_weights(path)"
-            raise ValueError(f"{path} is not a Keras model file: {hint}")
-        try:
-            layers, input_shape, name, dtype = keras_config.layers_from_config(
-                json.loads(_text(f.attrs["model_config"]))
-            )
-        except ValueError as err:
-            raise ValueError(f"{path}: {err}") from None
-        seed = json.loads(_text(f.attrs["convnet_seed"])) if "convnet_seed" in f.attrs else None
-        model = Sequential(layers, input_shape=input_shape, seed=seed, dtype=dtype, name=name)
-        values = _read_weights(_weights_group(f, path), model, path)
-        optimizer = loss = state = None
-        if compile and "training_config" in f.attrs:
-            try:
-                optimizer, loss = keras_config.compile_args(
-                    json.loads(_text(f.attrs["training_config"]))
-                )
-            except ValueError as err:
-                raise ValueError(f"{path}: {err}; load with compile=False to skip it") from None
-            state = _read_optimizer_state(f, model, optimizer, path)
-        metadata = json.loads(_text(f.attrs.get("convnet_metadata", "{}")))
-        resume = f.attrs.get("convnet_resume")
-        resume = json.loads(_text(resume)) if resume is not None else None
-    # Everything has been read and checked: only now does the model get its weights.
-    _assign(model, values)
-    model.metadata = metadata
-    if optimizer is not None:
-        try:
-            model.compile(optimizer=optimizer, loss=loss)
-        except ValueError as err:
-            raise ValueError(f"{path}: {err}; load with compile=False to skip the training "
-                             "configuration") from None  # fmt: skip
-        if state is not None:
-            optimizer.load_state_dict(state)
-    return model, resume
-
 
 def load_model(path, *, compile: bool = True) -> Sequential:
-    """Read a model written by :func:`save_model`, by Keras 3 or by tf.keras 2.
+    """Read a model written by :func:`~convnet.keras_h5.save_model`, by Keras 3 or by tf.keras 2.
 
     Parameters
     ----------
@@ -620,125 +83,30 @@ def load_model(path, *, compile: bool = True) -> Sequential:
     >>> load_model(path, compile=False).optimizer is None
     True
     """
-    return _read_model(path, compile=compile)[0]
-
-
-def load_weights(model: Sequential, path) -> None:
-    """Set ``model``'s weights from a weights file or a model file (Keras's or convnet's).
-
-    Layers are matched in order, as Keras does, and every shape is checked before any weight
-    changes: on error the model is as it was.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from convnet.layers import Dense
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.h5"
-    >>> save_weights(Sequential([Dense(3)], input_shape=(4,), seed=0), path)
-    >>> load_weights(Sequential([Dense(5)], input_shape=(4,), seed=0), path)  # doctest:+ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: .../w.h5: weight sequential/dense/kernel is float32 (4, 3); dense needs a ...
-    """
-    if not model.built:
-        raise ValueError(f"{model.name}: build the model before loading weights into it")
-    with _open(path) as f:
-        values = _read_weights(_weights_group(f, path), model, path)
-    _assign(model, values)
-
-
-# -- checkpoints for resuming training ----------------------------------------------------------
-
-
-@dataclass
-class Checkpoint:
-    """What :func:`load_checkpoint` returns: the compiled model with its optimizer state and
-    dropout generators restored, and where training stopped.
-
-    Attributes
-    ----------
-    model : Sequential
-    epoch : int
-        Epochs completed: pass it to ``fit`` as ``initial_epoch``.
-    history : dict
-        The logs of those epochs, as ``History.history``.
-    settings : dict
-        What the caller stored (the command line's options, say).
-    """
-
-    model: Sequential
-    epoch: int
-    history: dict = field(default_factory=dict)
-    settings: dict = field(default_factory=dict)
-
-
-def _generators(model: Sequential) -> dict:
-    """The random generators of the layers (dropout masks), by layer name."""
-    return {layer.name: layer.rng for layer in model.layers
-            if isinstance(getattr(layer, "rng", None), np.random.Generator)}  # fmt: skip
-
-
-def save_checkpoint(model: Sequential, path, *, epoch: int, history=None, settings=None) -> None:
-    """Write everything needed to resume training after ``epoch`` completed epochs.
-
-    The file is a complete model file (Keras opens it too) whose ``convnet_resume``
-    attribute adds the epoch, the history so far, ``settings``, and the state of every
-    dropout layer's random generator, so that the resumed run draws the same masks.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> from convnet.layers import Dense, Dropout
-    >>> model = Sequential([Dropout(0.5), Dense(2, activation="softmax")], input_shape=(3,),
-    ...                    seed=0)
-    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.h5"
-    >>> save_checkpoint(model, path, epoch=3, history={"loss": [0.9, 0.7, 0.6]})
-    >>> ckpt = load_checkpoint(path)
-    >>> ckpt.epoch, ckpt.history["loss"], type(ckpt.model.optimizer).__name__
-    (3, [0.9, 0.7, 0.6], 'Adam')
-    """
-    if model.optimizer is None:
-        raise ValueError(f"{model.name}: compile the model before writing a checkpoint")
-    rng_states = {name: rng.bit_generator.state for name, rng in _generators(model).items()}
-    resume = {"epoch": int(epoch), "history": history or {}, "settings": settings or {},
-              "rng_states": rng_states}  # fmt: skip
-    _write(model, path, metadata=None, include_optimizer=True, resume=resume)
+    return read_model(path, Sequential, compile=compile)[0]
 
 
 def load_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (see there for a round trip).
-
-    Examples
-    --------
-    A model file is not a checkpoint: it lacks the record of where training stopped.
-
-    >>> import tempfile, pathlib
-    >>> from convnet.layers import Dense
-    >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
-    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "mnist.h5"
-    >>> model.save(path)
-    >>> load_checkpoint(path)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: .../mnist.h5 is a model file, not a checkpoint: it lacks the convnet_resume ...
+    """Read a checkpoint written by :func:`~convnet.keras_h5.save_checkpoint`: the compiled
+    model, its optimizer state and dropout generators restored, and where training stopped.
 
     Raises
     ------
     FileNotFoundError
     ValueError
-        As :func:`load_model`; or a model file without the ``convnet_resume`` record.
+        As :func:`load_model`; or a model file without the ``convnet_resume`` record (see
+        :func:`~convnet.keras_h5.read_checkpoint`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from convnet.layers import Dense
+    >>> model = Sequential([Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "checkpoint.h5"
+    >>> save_checkpoint(model, path, epoch=1, settings={"batch_size": 128})
+    >>> ckpt = load_checkpoint(path)
+    >>> ckpt.epoch, ckpt.settings, ckpt.model.optimizer
+    (1, {'batch_size': 128}, SGD(learning_rate=0.01, momentum=0.0, nesterov=False))
     """
-    model, resume = _read_model(path, compile=True)
-    if resume is None or model.optimizer is None:
-        raise ValueError(f"{path} is a model file, not a checkpoint: it lacks the "
-                         "convnet_resume record or the optimizer needed to resume training")
-    generators = _generators(model)
-    for name, state in resume.get("rng_states", {}).items():
-        if name not in generators:
-            raise ValueError(f"{path}: a random generator state for {name!r}, which the model "
-                             "does not have")  # fmt: skip
-        generators[name].bit_generator.state = state
-    return Checkpoint(model, int(resume["epoch"]), resume.get("history", {}),
-                      resume.get("settings", {}))  # fmt: skip
+    return read_checkpoint(path, Sequential)

@@ -1,12 +1,12 @@
 """Keras's JSON descriptions of a model, of its layers and of its training, to and from convnet.
 
-Reading order: ... → data → **14. file I/O** (this module, then :mod:`convnet.io`). Docs
-chapter: "The mnist.h5 file" (``docs/model-file.md``).
+Reading order: ... → data → **14. file I/O** (this module, then :mod:`convnet.keras_h5` and
+:mod:`convnet.io`). Docs chapter: "The mnist.h5 file" (``docs/model-file.md``).
 
 A Keras ``.h5`` model file describes the network in two JSON attributes: ``model_config`` (the
 ``Sequential`` and its layers, each ``{"class_name": "Conv2D", "config": {...}}``) and
 ``training_config`` (loss and optimizer). This module translates those dictionaries; it knows
-nothing about HDF5 or about weight arrays (:mod:`convnet.io` handles both).
+nothing about HDF5 or about weight arrays (:mod:`convnet.keras_h5` handles both).
 
 Two directions:
 
@@ -19,7 +19,7 @@ Two directions:
 
 Shapes: a Keras image is ``(H, W, C)`` (``data_format='channels_last'``), a convnet image
 ``(C, H, W)``. Only the input shape is converted here; the weight arrays are converted in
-:mod:`convnet.io`.
+:mod:`convnet.keras_h5`.
 """
 
 from __future__ import annotations

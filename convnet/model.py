@@ -28,7 +28,32 @@ from convnet import backend as backends
 from convnet import losses, optimizers
 from convnet.layers import Layer
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "steps_for"]
+
+
+def steps_for(layers, rung: str) -> list:
+    """The steps a model runs for its ``layers`` on ``rung``, in order: the one seam between
+    the core and the tuned annex.
+
+    Each step has a layer's ``forward(x, *, training, logits)`` and ``backward(dout)``. On the
+    naive and fast rungs the steps are the layers. On the tuned rung :func:`convnet.tuned.plan`
+    replaces some of them with steps of its own, which read the layers' parameters and fill
+    their gradients; if the annex is not there, the layers run the fast rung.
+
+    Examples
+    --------
+    >>> from convnet.layers import Dense
+    >>> layers = [Dense(3)]
+    >>> steps_for(layers, "fast") == layers
+    True
+    """
+    if rung != "tuned":
+        return list(layers)
+    try:
+        from convnet import tuned
+    except ImportError:  # the annex removed: only speed is lost
+        return list(layers)
+    return tuned.plan(layers)
 
 
 class Sequential:
@@ -154,7 +179,7 @@ class Sequential:
             raise ValueError(f"{self.name}: layer names must be unique, got {names}")
         # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
         # on the tuned rung, the annex's plan for them (see convnet.backend).
-        self._steps = backends.plan(self.layers, self.backend)
+        self._steps = steps_for(self.layers, self.backend)
         self.built = True
 
     @property
@@ -585,7 +610,7 @@ class Sequential:
         >>> np.array_equal(load_model(path).predict(x), model.predict(x))
         True
         """
-        from convnet.io import save_model
+        from convnet.keras_h5 import save_model
 
         save_model(self, path, metadata=metadata, include_optimizer=include_optimizer)
 
@@ -601,7 +626,7 @@ class Sequential:
         >>> os.path.getsize(path) > 0
         True
         """
-        from convnet.io import save_weights
+        from convnet.keras_h5 import save_weights
 
         save_weights(self, path)
 
@@ -624,7 +649,7 @@ class Sequential:
         >>> np.array_equal(first.predict(x), second.predict(x))
         True
         """
-        from convnet.io import load_weights
+        from convnet.keras_h5 import load_weights
 
         load_weights(self, path)
 

@@ -29,8 +29,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from convnet.cli import seed_net
 from convnet.im2col import col2im, im2col
+from convnet.nets import seed_net
 from convnet.shapes import resolve_padding, window_output_size
 from convnet.tuned.bands import plan_bands
 
@@ -112,7 +112,7 @@ def overlap_figure(path, *, size=7, kernel=3, strides=(1, 2)):
 
 def bands_figure(path, n_bands=2):
     """The seed-net's image and window layers' outputs, drawn to scale, with each band's rows."""
-    plan = plan_bands(seed_net(seed=0).layers, n_bands=n_bands)
+    plan = plan_bands(seed_net(seed=0, backend="tuned").layers, n_bands=n_bands)
     maps = [("image", plan.windows[0].input_shape)] + [(w.name, w.output_shape)
                                                        for w in plan.windows]  # fmt: skip
     fig = Figure(figsize=(8.5, 3.6), layout="constrained")

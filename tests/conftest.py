@@ -30,14 +30,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def digit_model(tmp_path_factory):
     """A small CNN trained on real MNIST for this test session, and its saved ``mnist.h5``.
 
-    ``convnet.cli.small_net`` (5,994 parameters), seeded, Adam, 3 epochs on the first 30,000
+    ``convnet.nets.small_net`` (5,994 parameters), seeded, Adam, 3 epochs on the first 30,000
     training images: about 12 s on one core, and 96.8% on the first 2,000 test images.
     Skipped without MNIST.
     """
     if not os.environ.get("CONVNET_DATA_DIR"):
         pytest.skip("set CONVNET_DATA_DIR to the MNIST folder")
-    from convnet.cli import small_net
     from convnet.data import load_mnist, to_images
+    from convnet.nets import small_net
 
     (x_train, y_train), _ = load_mnist()
     model = small_net(seed=0)

@@ -50,7 +50,7 @@ def test_the_fast_rung_never_imports_the_annex():
         import sys, tempfile, os
         import numpy as np
         import convnet
-        from convnet.cli import seed_net, small_net
+        from convnet.nets import seed_net, small_net
         rng = np.random.default_rng(0)
         for net in (seed_net, small_net):
             model = net(seed=0)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from convnet import Sequential
 from convnet import layers as L
-from convnet.cli import seed_net, small_net
 from convnet.jit import JIT_ENABLED
+from convnet.nets import seed_net, small_net
 from convnet.shapes import resolve_padding, window_output_size
 from convnet.tuned.bands import MAX_IMAGES, band_rows, bands_forward, plan_bands
 from convnet.tuned.steps import BandsStep

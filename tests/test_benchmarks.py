@@ -22,18 +22,24 @@ def _positive(value):
     return isinstance(value, float | int) and math.isfinite(value) and value > 0
 
 
-def test_bench_ops_reports_every_op_naive_and_fast(tmp_path, capsys):
+def test_bench_ops_reports_every_op_on_every_rung(tmp_path, capsys):
     bench = _load("bench_ops")
     out = tmp_path / "ops.json"
     assert bench.main(["--batch", "3", "--naive-batch", "1", "--repeats", "1",
                        "--json", str(out)]) == 0  # fmt: skip
     result = json.loads(out.read_text())
+    assert _positive(result["peak_gflops"])
     assert [row["op"] for row in result["ops"]] == [case[0] for case in bench.CASES]
     for row in result["ops"]:
-        for key in ("naive_forward_us", "fast_forward_us", "naive_backward_us",
-                    "fast_backward_us"):  # fmt: skip
-            assert _positive(row[key]), (row["op"], key, row[key])
-    assert "| conv2d 32→64" in capsys.readouterr().out
+        for rung in ("naive", "fast"):
+            assert all(_positive(t) for t in row[rung]), (row["op"], rung, row[rung])
+        tuned = row["tuned"]
+        if row["op"].startswith(("conv2d", "max pool", "dense")):  # the ops the annex has
+            assert all(_positive(t) for t in tuned["chosen"][:2]), (row["op"], tuned)
+        else:
+            assert tuned == {}, row["op"]
+    printed = capsys.readouterr().out
+    assert "| conv2d 32→64" in printed and "Measured peak" in printed and "per-image" in printed
 
 
 def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_path, capsys):

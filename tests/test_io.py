@@ -1,5 +1,5 @@
-"""Model files: the Keras HDF5 layout written and read, round trips, Keras's own files, and
-every way a file can be wrong."""
+"""Model files (convnet.keras_h5, convnet.io): the Keras HDF5 layout written and read, round
+trips, Keras's own files, and every way a file can be wrong."""
 
 import json
 from pathlib import Path
@@ -8,11 +8,11 @@ import h5py
 import numpy as np
 import pytest
 
-from convnet import io, keras_config
+from convnet import keras_config, keras_h5
 from convnet import layers as L
-from convnet.cli import seed_net
 from convnet.io import load_model, load_weights, save_weights
 from convnet.model import Sequential
+from convnet.nets import seed_net
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KERAS_FILES = ["keras3_small_cnn", "keras3_strides_same", "tfkeras2_small_cnn"]
@@ -156,17 +156,17 @@ def test_seed_net_file_has_keras3s_layout(tmp_path):
 def test_layout_conversions():
     rng = np.random.default_rng(0)
     kernel = rng.random((4, 3, 2, 5))  # (F, C, KH, KW)
-    keras = io.to_keras(kernel, "conv")
+    keras = keras_h5.to_keras(kernel, "conv")
     assert keras.shape == (2, 5, 3, 4) and keras[1, 4, 2, 3] == kernel[3, 2, 1, 4]
-    np.testing.assert_array_equal(io.from_keras(keras, "conv"), kernel)
+    np.testing.assert_array_equal(keras_h5.from_keras(keras, "conv"), kernel)
     # Dense rows: convnet flattens (C, H, W), Keras (H, W, C).
     c, h, w = 3, 2, 4
     image = rng.random((c, h, w))
     dense = rng.random((c * h * w, 7))
     convnet_out = image.reshape(-1) @ dense
-    keras_out = image.transpose(1, 2, 0).reshape(-1) @ io.to_keras(dense, ("chw", (c, h, w)))
+    keras_out = image.transpose(1, 2, 0).reshape(-1) @ keras_h5.to_keras(dense, ("chw", (c, h, w)))
     np.testing.assert_allclose(keras_out, convnet_out, rtol=1e-12)
-    np.testing.assert_array_equal(io.from_keras(io.to_keras(dense, ("chw", (c, h, w))),
+    np.testing.assert_array_equal(keras_h5.from_keras(keras_h5.to_keras(dense, ("chw", (c, h, w))),
                                                 ("chw", (c, h, w))), dense)  # fmt: skip
 
 
@@ -205,8 +205,8 @@ def test_without_the_flatten_reorder_keras_files_predict_wrongly(monkeypatch):
     Keras file right: skip it and the model still loads, but predicts something else."""
     expected = np.load(FIXTURES / "keras3_small_cnn.npz")
     x = expected["x"].transpose(0, 3, 1, 2)
-    from_keras = io.from_keras
-    monkeypatch.setattr(io, "from_keras", lambda v, layout: from_keras(
+    from_keras = keras_h5.from_keras
+    monkeypatch.setattr(keras_h5, "from_keras", lambda v, layout: from_keras(
         v, None if isinstance(layout, tuple) else layout))  # fmt: skip
     wrong = load_model(FIXTURES / "keras3_small_cnn.h5").predict(x)
     assert np.abs(wrong - expected["probabilities"]).max() > 1e-3
@@ -217,7 +217,7 @@ def test_keras_optimizer_state_is_read_in_keras_order(name):
     """Check the order-based reading against the names Keras gave each state array."""
     model = load_model(FIXTURES / f"{name}.h5")
     state = model.optimizer.state_dict()
-    layouts = io.keras_layouts(model)
+    layouts = keras_h5.keras_layouts(model)
     short = {"momentum": "m", "velocity": "v"}  # tf.keras 2's Adam names
     with h5py.File(FIXTURES / f"{name}.h5") as f:
         group = f["optimizer_weights"]
@@ -233,7 +233,9 @@ def test_keras_optimizer_state_is_read_in_keras_order(name):
                        if n.endswith(f"_{layer}_{p}_{slot}")
                        or n == f"Adam/{short.get(slot)}/{layer}/{p}:0"]  # fmt: skip
             assert len(matches) == 1, key
-            np.testing.assert_array_equal(io.from_keras(matches[0][()], layouts[param]), value)
+            np.testing.assert_array_equal(
+                keras_h5.from_keras(matches[0][()], layouts[param]), value
+            )
             checked += 1
         assert checked == len(stored) - (1 if name.startswith("tfkeras2") else 2) > 0
 
@@ -422,7 +424,7 @@ def test_unsupported_training_options_are_named(saved):
 SAVER = """
 import os, signal, sys
 import numpy as np
-from convnet import io
+from convnet import keras_h5
 from convnet.io import load_model
 
 path, hook = sys.argv[1], sys.argv[2]
@@ -432,11 +434,11 @@ def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
 if hook == "mid-write":  # after the first weight array is in the temporary file
-    write = io._create_array
+    write = keras_h5._create_array
     def _create_array(*args):
         write(*args)
         die()
-    io._create_array = _create_array
+    keras_h5._create_array = _create_array
 elif hook == "before-rename":  # everything written and fsync'ed, not yet renamed
     os.replace = die
 version = 0

@@ -17,8 +17,8 @@ import pytest
 
 from convnet import layers as L
 from convnet import losses
-from convnet.cli import seed_net
 from convnet.model import Sequential
+from convnet.nets import seed_net
 
 if "KERAS_BACKEND" not in os.environ and importlib.util.find_spec("tensorflow") is None:
     os.environ["KERAS_BACKEND"] = "torch"

@@ -11,8 +11,8 @@ import pytest
 from convnet import Sequential, callbacks, optimizers
 from convnet import layers as L
 from convnet.augment import random_shift
-from convnet.cli import seed_net
 from convnet.io import load_checkpoint, load_model
+from convnet.nets import seed_net
 
 
 def tiny_net(seed=0):

@@ -11,9 +11,9 @@ from test_ops_pool import pool_cases
 
 from convnet import Sequential, ops
 from convnet import layers as L
-from convnet.cli import seed_net
 from convnet.gradcheck import check_model, rel_error
 from convnet.jit import JIT_ENABLED
+from convnet.nets import seed_net
 from convnet.tuned import conv, dense, pool
 from convnet.tuned import steps as tuned_steps
 from convnet.tuned.bands import MAX_IMAGES

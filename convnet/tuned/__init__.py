@@ -4,7 +4,7 @@ Not on the reading path: the core (:mod:`convnet.ops`, :mod:`convnet.layers`,
 :mod:`convnet.model`) is complete without it, and deleting this package costs only speed
 (:mod:`convnet.backend`). Docs chapter: "Speed".
 
-Its one entry is :func:`plan`, which the model calls (through :func:`convnet.backend.plan`)
+Its one entry is :func:`plan`, which the model calls (through :func:`convnet.model.steps_for`)
 when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the layers:
 
 * :mod:`convnet.tuned.gemm`: a register-tiled matrix product, small enough to read;
@@ -44,7 +44,7 @@ def plan(layers) -> list:
 
     Examples
     --------
-    >>> from convnet.cli import seed_net
+    >>> from convnet.nets import seed_net
     >>> [type(step).__name__ for step in plan(seed_net(seed=0, backend="tuned").layers)]
     ['BandsStep', 'LayerStep', 'DenseStep', 'OutputCheck']
     """

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from convnet.jit import get_num_threads
 
-__all__ = ["choose", "cpu_model", "cache_file", "BUDGET_SECONDS"]
+__all__ = ["choose", "cpu_model", "cache_file", "last_choice", "BUDGET_SECONDS"]
 
 #: The most time one choice may take to measure, in seconds, all candidates together.
 BUDGET_SECONDS = 0.5
@@ -41,6 +41,9 @@ SETTLE_SECONDS = 0.15
 
 _CHOICES: dict[str, str] = {}
 _loaded = False
+
+#: The way :func:`choose` gave last, by work: what a benchmark reports as chosen.
+last_choice: dict[str, str] = {}
 
 
 def cpu_model() -> str:
@@ -111,8 +114,13 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
         _load()
     key = f"{cpu_model()}|threads={get_num_threads()}|{work}|{shape_key}"
     choice = _CHOICES.get(key)
-    if choice in candidates:
-        return choice
+    if choice not in candidates:
+        choice = _measure(key, candidates, run)
+    last_choice[work] = choice
+    return choice
+
+
+def _measure(key, candidates, run):
     if os.environ.get("CONVNET_AUTOTUNE") == "0":
         return next(iter(candidates))
     share = BUDGET_SECONDS / len(candidates)

@@ -150,7 +150,7 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
 
     Examples
     --------
-    >>> from convnet.cli import seed_net
+    >>> from convnet.nets import seed_net
     >>> plan = plan_bands(seed_net(seed=0, backend="tuned").layers, n_bands=2)
     >>> [layer.name for layer in plan.layers]
     ['conv2d', 'conv2d_1', 'max_pooling2d', 'dropout', 'flatten', 'dense']
@@ -239,7 +239,7 @@ def bands_forward(plan: BandPlan, x):
 
     Examples
     --------
-    >>> from convnet.cli import small_net
+    >>> from convnet.nets import small_net
     >>> model = small_net(seed=0, dtype="float64", backend="tuned")  # conv, pool, ..., dense
     >>> x = np.random.default_rng(0).random((1, 1, 28, 28))
     >>> z = bands_forward(plan_bands(model.layers, n_bands=2), x)
