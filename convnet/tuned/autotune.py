@@ -26,7 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from convnet.jit import get_num_threads
+import numpy as np
+
+from convnet.jit import get_num_threads, kernel, prange
 
 __all__ = ["choose", "cpu_model", "cache_file", "last_choice", "BUDGET_SECONDS"]
 
@@ -34,10 +36,26 @@ __all__ = ["choose", "cpu_model", "cache_file", "last_choice", "BUDGET_SECONDS"]
 BUDGET_SECONDS = 0.5
 
 #: A pause before measuring. A BLAS library's threads keep spinning for a while after each
-#: product (OpenBLAS's for about 2**28 cycles, a tenth of a second) in case another comes,
-#: and while they spin they take cores from Numba's threads: a kernel measured then would
-#: look slower than it is. So candidates that run only Numba kernels go first, after this.
+#: product (OpenBLAS's for up to about 2**28 cycles, a tenth of a second) in case another
+#: comes, and while they spin they take cores from Numba's threads: a kernel measured then
+#: would look slower than it is. So candidates that run only Numba kernels go first, after
+#: this pause.
 SETTLE_SECONDS = 0.15
+
+
+@kernel(parallel=True)
+def _next_layer(buffer, passes):
+    """Parallel work of the kind the next layer's kernels do: a few milliseconds of
+    arithmetic on data in the cache, in 64 pieces handed to the threads."""
+    for i in prange(buffer.shape[0]):
+        row = buffer[i]
+        for _ in range(passes):
+            for j in range(row.shape[0]):
+                row[j] = row[j] * 0.5 + 1.0
+
+
+_BUFFER = np.ones((64, 1 << 12), np.float32)
+_PASSES = 64
 
 _CHOICES: dict[str, str] = {}
 _loaded = False
@@ -108,7 +126,10 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
         ``run(candidate)`` does the work once the candidate's way.
 
     Each candidate runs once to warm up (compile, touch memory), then is timed until it has
-    run three times or used its share of :data:`BUDGET_SECONDS`; its best time counts.
+    run three times or used its share of :data:`BUDGET_SECONDS`; its best time counts. Each
+    timing includes a little parallel Numba work after the candidate, as the next layer
+    would do: a candidate that leaves BLAS threads spinning pays there for the cores it
+    keeps from that work (see :data:`SETTLE_SECONDS`), as it would in a training step.
     """
     if not _loaded:
         _load()
@@ -129,10 +150,12 @@ def _measure(key, candidates, run):
     for name, candidate in candidates.items():
         start = time.perf_counter()
         run(candidate)  # warm-up
+        _next_layer(_BUFFER, _PASSES)
         times = []
         while len(times) < 3 and time.perf_counter() - start < share:
             t = time.perf_counter()
             run(candidate)
+            _next_layer(_BUFFER, _PASSES)
             times.append(time.perf_counter() - t)
         best[name] = min(times) if times else time.perf_counter() - start
     _CHOICES[key] = min(best, key=best.get)
