@@ -65,6 +65,16 @@ ACTIVATIONS = {
 }  # fmt: skip
 
 
+def _activation(name, layer: str):
+    """``name`` checked against :data:`ACTIVATIONS` (None for none or 'linear')."""
+    if name in (None, "linear"):
+        return None
+    if name not in ACTIVATIONS:
+        raise ValueError(f"{layer}: unknown activation {name!r}; "
+                         f"choose one of {sorted(ACTIVATIONS)} or None")  # fmt: skip
+    return name
+
+
 def _snake_case(name: str) -> str:
     """Keras's default layer names: ``MaxPooling2D`` -> ``max_pooling2d``, ``ReLU`` -> ``re_lu``."""
     # Split before a capitalised word ("MaxPooling" -> "Max_Pooling"), then between a lower-
@@ -79,26 +89,20 @@ class Layer:
     Parameters
     ----------
     name : str, optional
-        Unique within a model; by default the Keras-style snake-case class name, numbered
-        by the model (``conv2d``, ``conv2d_1``, ...).
+        Unique in a model; by default Keras's numbered snake case (``conv2d``, ``conv2d_1``).
     input_shape : tuple of int, optional
-        Shape of one sample, without the batch axis, e.g. ``(1, 28, 28)``. Only needed on the
-        first layer of a model, and only if the model is not given one.
+        One sample's shape, e.g. ``(1, 28, 28)``; needed only on a model's first layer.
     dtype : 'float32' or 'float64', optional
-        Parameter dtype. Left out, the model's dtype is used (float32 unless told).
+        Parameter dtype; left out, the model's.
     activation : str, optional
-        Applied after the layer's own op (Conv2D, Dense), as an op of its own.
+        Applied after the layer's op (Conv2D, Dense), as an op of its own.
     backend : 'naive', 'fast' or 'tuned', optional
-        The rung of :mod:`convnet.backend` to run. Left out, the model's (or, for a layer on
-        its own, ``CONVNET_BACKEND``'s). A layer calls the naive op pair on ``'naive'`` and
-        the fast one otherwise; ``'tuned'`` matters only to a model.
+        The rung (:mod:`convnet.backend`); left out, the model's. A layer calls the naive op
+        pair on 'naive', the fast one otherwise ('tuned' matters only to a model).
 
     Examples
     --------
-    The whole contract in a layer of one's own: ``_forward`` keeps a cache, ``_backward``
-    returns ``dx``.
-
-    >>> class Double(Layer):
+    >>> class Double(Layer):                  # the whole contract in a layer of one's own
     ...     def _forward(self, x, training):
     ...         self._cache = ()              # nothing to remember: the derivative is 2
     ...         return 2 * x
@@ -118,22 +122,12 @@ class Layer:
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.output_shape = None
         self.dtype = np.dtype(dtype) if dtype is not None else None
-        if activation in (None, "linear"):
-            activation = None
-        elif activation not in ACTIVATIONS:
-            raise ValueError(
-                f"{type(self).__name__}: unknown activation {activation!r}; "
-                f"choose one of {sorted(ACTIVATIONS)} or None"
-            )
-        self.activation = activation
+        self.activation = _activation(activation, type(self).__name__)
         self.backend = backends.resolve(backend) if backend is not None else None
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.built = False
-        self._cache = None
-        self._act_cache = None
-
-    # -- building ------------------------------------------------------------------------------
+        self._cache = self._act_cache = None  # what backward needs: the op's, the activation's
 
     def default_name(self) -> str:
         return _snake_case(self.keras_name or type(self).__name__)
@@ -146,11 +140,8 @@ class Layer:
         """Create ``self.params`` (layers with weights override this)."""
 
     def build(self, input_shape, rng=None, dtype=None, backend=None) -> None:
-        """Fix the input shape, work out the output shape and create the parameters.
-
-        ``rng`` (a Generator) draws the initial weights and dropout masks; ``dtype`` and
-        ``backend`` are the model's, used where the layer was not given its own.
-        """
+        """Fix the shapes and create the parameters from ``rng`` (a Generator); ``dtype`` and
+        ``backend`` are the model's, for a layer not given its own."""
         self.name = self.name or self.default_name()
         self.dtype = self.dtype or np.dtype(dtype if dtype is not None else np.float32)
         if self.dtype not in (np.float32, np.float64):
@@ -165,29 +156,21 @@ class Layer:
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
-    def get_config(self) -> dict:
-        """Hyperparameters, for summaries and files."""
+    def get_config(self) -> dict:  # hyperparameters, for summaries and files
         return {"name": self.name, "activation": self.activation}
 
-    # -- the passes ----------------------------------------------------------------------------
-
     def _check_input(self, x, finite=True):
-        """A clear ValueError, naming this layer, for an input of the wrong shape (or with
-        NaN or Inf, if ``finite``)."""
-        check_array(x, ndim=len(self.input_shape) + 1, name=f"{self.name} ({type(self).__name__})",
-                    finite=finite)  # fmt: skip
+        """A ValueError naming this layer for a wrong shape (or NaN or Inf, if ``finite``)."""
+        who = f"{self.name} ({type(self).__name__})"
+        check_array(x, ndim=len(self.input_shape) + 1, name=who, finite=finite)
         if x.shape[1:] != self.input_shape:
-            raise ValueError(
-                f"{self.name} ({type(self).__name__}): expected input of shape "
-                f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}"
-            )
+            raise ValueError(f"{who}: expected input of shape "
+                             f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
 
     def forward(self, x, *, training: bool = False, logits: bool = False):
         """Run the layer on a batch ``x`` (N, *input_shape) and keep what backward needs.
-
-        ``training`` turns dropout on. ``logits`` stops before a softmax activation (the loss
-        fuses softmax with cross-entropy, for stability). Returns (N, *output_shape).
-        """
+        ``training`` turns dropout on; ``logits`` stops before a softmax activation (the loss
+        fuses softmax with cross-entropy, for stability). Returns (N, *output_shape)."""
         if not self.built:
             if not isinstance(x, np.ndarray) or x.ndim < 2:
                 raise ValueError(f"{type(self).__name__}: expected a batch (N, ...), got {x!r}")
@@ -205,20 +188,13 @@ class Layer:
         return out
 
     def backward(self, dout):
-        """Gradient of the loss with respect to the input, from ``dout`` (N, *output_shape),
-        the gradient with respect to the output (or to the logits, after ``logits=True``).
-        Fills ``self.grads`` and returns ``dx`` (N, *input_shape)."""
+        """From ``dout`` (N, *output_shape), dL/d(output) (or logits), fill ``self.grads`` and
+        return ``dx`` = dL/d(input), (N, *input_shape)."""
         if self._cache is None:
             raise RuntimeError(f"{self.name}: backward() called before forward()")
         if self._act_cache is not None:
             dout = self._op(*ACTIVATIONS[self.activation])[1](dout, self._act_cache)
         return self._backward(dout)
-
-    def _forward(self, x, training):
-        raise NotImplementedError
-
-    def _backward(self, dout):
-        raise NotImplementedError
 
     def _op(self, fast, naive):
         """The op (or pair) of this layer's rung: ``naive`` on the naive one, else ``fast``."""

@@ -54,10 +54,9 @@ from convnet.tuned.pool import maxpool_rows
 
 __all__ = ["BandPlan", "plan_bands", "band_rows", "bands_forward", "MAX_IMAGES"]
 
-#: Batches of up to this many images go through the bands; bigger ones give the layer-by-layer
-#: ops enough images to share out. (Seed-net on two cores, in a trial with the two timed in
-#: turns: 16 images took 2.81 ms in bands and 3.07 ms layer by layer, 32 images 5.55 and
-#: 5.32 ms.)
+#: Batches of up to this many images go through the bands; bigger ones give the step-by-step
+#: pass enough images to share out (around this size the two take about as long:
+#: ``benchmarks/bench_latency.py --images 8 16 32`` measures both).
 MAX_IMAGES = 16
 
 CONV, MAXPOOL = 0, 1  # the kinds of window layer, as the kernel knows them

@@ -55,9 +55,8 @@ def _dense_few_rows_in_parallel(x, w, n_items, parts):
     ``parts[0]`` and ``parts[1]`` lie next to each other, and unless ``parts`` happens to start
     on a 64-byte boundary the end of one and the start of the next share a cache line. Summing
     straight into them, both cores would write that line on every row of ``w``, and the line
-    would bounce between their caches ("false sharing"): for one image through the seed-net's
-    first dense layer that took 105-200 us instead of 37, depending only on where ``parts``
-    was allocated."""
+    would bounce between their caches ("false sharing"), several times slower, depending only
+    on where ``parts`` was allocated."""
     d_in = x.shape[1]
     for t in prange(n_items):
         d0, d1 = t * d_in // n_items, (t + 1) * d_in // n_items

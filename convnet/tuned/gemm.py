@@ -19,8 +19,8 @@ sums live in CPU registers, never in memory.
 Both operands are read along ``k``, the summed index, so each inner loop walks two rows of
 contiguous memory. That lets the compiler use SIMD: with ``reassociate=True`` (see
 :func:`convnet.jit.kernel`) each of the 16 sums becomes 16 partial sums in one 512-bit (or 8
-in one 256-bit) register, added together at the end. On this package's benchmark machine the
-kernel runs as fast as OpenBLAS does on one core for the shapes a CNN has.
+in one 256-bit) register, added together at the end. How close that comes to the machine's
+BLAS library depends on the machine: ``benchmarks/bench_ops.py`` measures both.
 
 The kernel computes ``c = a @ bt.T`` (hence "nt": the second operand is transposed), so that
 both operands are read along rows. The convolution's kernel gradient is such a product:
@@ -34,8 +34,8 @@ takes a 4x4 block of ``a`` as 16 numbers and runs along whole rows of ``b`` and 
 the SIMD lanes are 16 *different* entries of a row of ``c`` and nothing needs adding across
 them. It reads and writes ``c`` once per 4 values of ``k``, which the cache absorbs. The
 convolution's forward pass and input gradient and the dense layer's products use it: see
-:mod:`convnet.ops.conv` and :mod:`convnet.ops.dense`. On the benchmark machine it runs at
-100-110 GFLOP/s on one core for the seed-net's shapes, against 50-100 for ``gemm_nt``.
+:mod:`convnet.tuned.conv` and :mod:`convnet.tuned.steps`. For the seed-net's shapes it runs
+faster than ``gemm_nt`` (the "Speed" chapter has the figures, with the CPU they came from).
 """
 
 from __future__ import annotations
