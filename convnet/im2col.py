@@ -44,7 +44,7 @@ def im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols):
     the columns of the output rows ``oh_start <= oh < oh_stop``.
 
     ``oh_start=0, oh_stop=H_out`` gives the whole image's; a range of rows lets two threads
-    share one image (see :func:`convnet.ops.conv.conv2d_forward`).
+    share one image (see :func:`convnet.tuned.conv.conv_rows`).
     """
     n_ch, h_in, w_in = x.shape
     for c in range(n_ch):

@@ -176,10 +176,6 @@ class Layer:
                 raise ValueError(f"{type(self).__name__}: expected a batch (N, ...), got {x!r}")
             self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else None)
         self._check_input(x)
-        return self._run(x, training, logits)
-
-    def _run(self, x, training, logits):
-        """``forward`` after the input checks: the op, then the activation."""
         z = self._forward(x.astype(self.dtype, copy=False), training)
         self._act_cache = None
         if self.activation is None or (logits and self.activation == "softmax"):

@@ -46,7 +46,7 @@ class Step:
         self.check = True  # checks its input for NaN and Inf at inference too
         self.kept: dict[str, np.ndarray] = {}
         self.last_input = None
-        self._cache = None
+        self._cache = self._act_cache = None
 
     def _input(self, x, training):
         self.layer._check_input(x, finite=training or self.check)
@@ -73,17 +73,33 @@ class Step:
         if "bias" in self.layer.params:
             self.layer.grads["bias"] = db
 
+    def activate(self, z, logits):
+        """The layer's activation (its op on the layer's rung) on ``z``, keeping what
+        :meth:`deactivate` needs."""
+        act, self._act_cache = self.layer.activation, None
+        if act is None or (logits and act == "softmax"):
+            return z
+        out, self._act_cache = self.layer._op(*ACTIVATIONS[act])[0](z)
+        return out
+
+    def deactivate(self, dout):
+        """``dout`` through the activation's backward pass."""
+        if self._act_cache is None:
+            return dout
+        return self.layer._op(*ACTIVATIONS[self.layer.activation])[1](dout, self._act_cache)
+
 
 class LayerStep(Step):
-    """A layer the annex has nothing faster for, run by the layer itself (its core op)."""
+    """A layer the annex has nothing faster for: its own op, on its own rung."""
 
     def forward(self, x, *, training=False, logits=False):
-        self.layer._check_input(x, finite=training or self.check)
-        self.last_input = x
-        return self.layer._run(x, training, logits)
+        x = self._input(x, training)
+        self._cache = True
+        return self.activate(self.layer._forward(x, training), logits)
 
     def backward(self, dout):
-        return self.layer.backward(dout)
+        self._need_cache()
+        return self.layer._backward(self.deactivate(dout))
 
 
 class ConvStep(Step):
@@ -150,19 +166,9 @@ class DenseStep(Step):
         self._cache = x
         return self.activate(z, logits)
 
-    def activate(self, z, logits):
-        """The layer's activation (its fast op) on ``z``, remembering what backward needs."""
-        act, self._act_cache = self.layer.activation, None
-        if act is None or (logits and act == "softmax"):
-            return z
-        out, self._act_cache = ACTIVATIONS[act][0][0](z)
-        return out
-
     def backward(self, dout):
         x = self._need_cache()
-        if self._act_cache is not None:
-            dout = ACTIVATIONS[self.layer.activation][0][1](dout, self._act_cache)
-        dout = np.ascontiguousarray(dout, dtype=x.dtype)
+        dout = np.ascontiguousarray(self.deactivate(dout), dtype=x.dtype)
         # dw sums over the batch: matmul_nn reads x.T as it lies, without a copy
         self._store(matmul_nn(x.T, dout), dout.sum(axis=0))
         return matmul_nt(dout, self.layer.params["kernel"])
