@@ -83,16 +83,16 @@ print(json.dumps({"import_s": t1 - t0, "first_step_s": t2 - t1, "second_step_s":
 PLAIN = r"""
 import os, statistics, time
 import numpy as np
-from convnet.ops import conv2d_forward
+from convnet.tuned.conv import forward
 rng = np.random.default_rng(0)
 x = rng.random((1, 32, 26, 26), dtype=np.float32)
 w = rng.normal(size=(64, 32, 3, 3)).astype(np.float32)
 b = np.zeros(64, np.float32)
-conv2d_forward(x, w, b, relu=True)
+forward(x, w, b, (1, 1), (0, 0, 0, 0), (24, 24), True, way="per-image")
 runs = []
 for _ in range(int(os.environ["CONVNET_BENCH_RUNS"])):
     start = time.process_time()
-    conv2d_forward(x, w, b, relu=True)
+    forward(x, w, b, (1, 1), (0, 0, 0, 0), (24, 24), True, way="per-image")
     runs.append(time.process_time() - start)
 print(statistics.median(runs))
 """

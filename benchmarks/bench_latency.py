@@ -1,5 +1,5 @@
-"""Single-image latency of the seed-net, watched over time: ``predict`` (in bands of rows, one
-per core) against the same images sent layer by layer through ``forward``.
+"""Single-image latency of the seed-net, watched over time: ``predict`` on the tuned rung (in
+bands of rows, one per core) against the same images on the fast rung (the core alone).
 
 A shared machine has fast and slow spells that last seconds to minutes, so one median hides
 what a person drawing in the GUI would see. This script takes turns between the two ways,
@@ -29,9 +29,9 @@ from convnet.cli import machine_description
 from convnet.nets import seed_net
 
 
-def watch(model, x, seconds: float, window: float) -> dict:
+def watch(tuned, fast, x, seconds: float, window: float) -> dict:
     """Median ms of each way over each window, calls taken in turns."""
-    ways = {"predict": lambda: model.predict(x), "forward": lambda: model.forward(x)}
+    ways = {"tuned": lambda: tuned.predict(x), "fast": lambda: fast.predict(x)}
     for _ in range(20):  # warm-up (compiles the kernels on a first run)
         for fn in ways.values():
             fn()
@@ -66,15 +66,15 @@ def main(argv=None) -> int:
     import numba
 
     numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    model = seed_net(seed=0)
+    tuned, fast = seed_net(seed=0, backend="tuned"), seed_net(seed=0, backend="fast")
     rng = np.random.default_rng(0)
     print(f"Machine: {machine_description()}; Numba threads: {numba.get_num_threads()}")
     result = {"machine": machine_description(), "threads": numba.get_num_threads(), "runs": {}}
     for n in args.images:
         x = rng.random((n, 1, 28, 28), dtype=np.float32)
-        medians = watch(model, x, args.seconds, args.window)
+        medians = watch(tuned, fast, x, args.seconds, args.window)
         result["runs"][str(n)] = medians
-    print("\n| images | predict, ms | forward (layer by layer), ms |")
+    print("\n| images | predict, tuned rung, ms | predict, fast rung, ms |")
     print("|---:|---:|---:|")
     for n, medians in result["runs"].items():
         cells = [f"{min(m):.3f}–{max(m):.3f}" for m in medians.values()]

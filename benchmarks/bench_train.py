@@ -5,9 +5,10 @@ Measures, on random data shaped like MNIST (speed does not depend on the pixel v
 - training images/s: forward + backward + Adam step, float32, batch 128 by default;
 - inference images/s: ``predict`` on batches of 1000;
 - single-image ``predict`` latency after warm-up (median): on its own, before PyTorch is
-  loaded (as an application that predicts runs), beside the same image sent layer by layer
-  through ``model.forward`` (``predict`` sends a few images through the convolutional layers
-  in bands of rows, one per core: see ``convnet.tuned.bands``), and with ``--compare-torch`` again
+  loaded (as an application that predicts runs), beside the same image on the fast rung
+  (the core alone; on the tuned rung ``predict`` sends a few images through the
+  convolutional layers in bands of rows, one per core: see ``convnet.tuned.bands``), and
+  with ``--compare-torch`` again
   in turns with PyTorch, for the ratio;
 - forward and backward time of every layer, and of the loss and the optimizer step;
 - peak resident memory of this process once convnet's workloads have run (before PyTorch is
@@ -113,16 +114,17 @@ def convnet_workloads(args) -> tuple[dict, object]:
     x, y = fake_mnist(args.batch_size, rng)
     xi, _ = fake_mnist(args.infer_batch, rng)
     one = xi[:1]
+    core = seed_net(seed=0, backend="fast")  # the same weights, on the core alone
     work = {"train": lambda: model.train_on_batch(x, y),
             "infer": lambda: model.predict(xi, batch_size=args.infer_batch),
             "one": lambda: model.predict(one),
-            "one_layer_by_layer": lambda: model.forward(one)}  # fmt: skip
+            "one_fast_rung": lambda: core.predict(one)}  # fmt: skip
     for _ in range(args.warmup):
         work["train"]()
     work["infer"]()
     for _ in range(20):
         work["one"]()
-        work["one_layer_by_layer"]()
+        work["one_fast_rung"]()
     return work, model
 
 
@@ -228,11 +230,12 @@ def run(args) -> dict:
     # the same process. Latency is measured again in turns with PyTorch below, for the ratio;
     # in some processes taking turns slows both frameworks by a fifth or more (their idle
     # worker threads get in each other's way), which an application that predicts never sees.
-    alone = latency_in_turn({"bands": work["convnet"]["one"],
-                             "layers": work["convnet"].pop("one_layer_by_layer")},
+    alone = latency_in_turn({"model": work["convnet"]["one"],
+                             "fast": work["convnet"].pop("one_fast_rung")},
                             args.latency_calls)  # fmt: skip
-    result = {"convnet": {"peak_rss_mb": peak_rss_mb(), "latency_alone_ms": 1e3 * alone["bands"],
-                          "latency_layer_by_layer_ms": 1e3 * alone["layers"]}}  # fmt: skip
+    result = {"convnet": {"peak_rss_mb": peak_rss_mb(), "latency_alone_ms": 1e3 * alone["model"],
+                          "latency_fast_rung_ms": 1e3 * alone["fast"],
+                          "backend": model.backend}}  # fmt: skip
     if args.compare_torch:
         try:
             work["torch"], result["torch"] = torch_workloads(args)
@@ -272,13 +275,14 @@ def markdown(result: dict) -> str:
             ratio = f"{r:.2f}× {'faster' if r >= 1 else 'slower'}"
         lines.append(f"| {label} | {fmt.format(c[key])} | {theirs} | {ratio} |")
     lines += ["", f"Single-image predict, convnet on its own (before PyTorch is loaded): "
-              f"{c['latency_alone_ms']:.3f} ms; the same image layer by layer (`forward`): "
-              f"{c['latency_layer_by_layer_ms']:.3f} ms",
+              f"{c['latency_alone_ms']:.3f} ms on the {c['backend']} rung; on the fast rung "
+              f"(the core alone): {c['latency_fast_rung_ms']:.3f} ms",
               f"Peak resident memory of convnet's runs (before PyTorch is loaded): "
               f"{c['peak_rss_mb']:.0f} MB",
               f"Start-up, `import convnet` + first training step (warm Numba cache): "
               f"{c['startup_s']:.2f} s", "",
-              "| layer | forward, ms | backward, ms |", "|---|---:|---:|"]  # fmt: skip
+              "| layer (its own op: the fast rung) | forward, ms | backward, ms |",
+              "|---|---:|---:|"]  # fmt: skip
     for name, ms in c["layers"].items():
         lines.append(f"| {name} | {ms['forward_ms']:.2f} | {ms['backward_ms']:.2f} |")
     lines.append(f"| Adam step | {c['optimizer_step_ms']:.2f} | |")

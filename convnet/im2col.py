@@ -23,7 +23,7 @@ pixel it was copied from, *adding* where patches overlap. That is exactly what t
 pass needs: ``dx = col2im(W^T @ dout)``.
 
 Both are Numba kernels, written for one image (``im2col_image``, ``col2im_image``) and run
-over a batch in parallel, one image per thread. The tuned convolution of the annex calls the
+over a batch one image after another. The tuned convolution of the annex calls the
 one-image kernels itself, so that each image's columns are made, used and dropped while they
 are still in the CPU's cache (:mod:`convnet.tuned.conv`). Zero padding is not
 materialised: positions that fall in the padding read as 0 (im2col) or are dropped (col2im).
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet.jit import kernel, prange
+from convnet.jit import kernel
 
 __all__ = ["im2col", "col2im", "im2col_image", "col2im_image"]
 
@@ -88,17 +88,22 @@ def col2im_image(cols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
                             dx[c, h, w] += cols[r, oh * w_out + ow]
 
 
-@kernel(parallel=True)
+# The batch kernels run on one thread. They sit between NumPy's matrix products, whose BLAS
+# threads keep spinning for a while after each product in case another comes; a second pool
+# of threads here would have to fight them for the cores, and on two cores the fast rung
+# trained a fifth slower that way. (The tuned annex, which runs everything on Numba's
+# threads, calls the one-image kernels in parallel itself.)
+
+
+@kernel
 def _im2col_kernel(x, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
-    for n in prange(x.shape[0]):  # images write disjoint slices of cols
+    for n in range(x.shape[0]):
         im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out, cols[n])
 
 
-@kernel(parallel=True)
+@kernel
 def _col2im_kernel(cols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
-    # Parallel over images only: within one image, overlapping patches add into the same
-    # pixel, so those additions must happen in one thread.
-    for n in prange(dx.shape[0]):
+    for n in range(dx.shape[0]):
         col2im_image(cols[n], kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
 
 

@@ -54,7 +54,7 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     result = json.loads(out.read_text())
     ours = result["convnet"]
     for key in ("train_images_per_s", "train_step_ms", "infer_images_per_s", "latency_ms",
-                "latency_alone_ms", "latency_layer_by_layer_ms", "optimizer_step_ms",
+                "latency_alone_ms", "latency_fast_rung_ms", "optimizer_step_ms",
                 "peak_rss_mb", "startup_s"):  # fmt: skip
         assert _positive(ours[key]), (key, ours[key])
     assert list(ours["layers"]) == ["conv2d", "conv2d_1", "max_pooling2d", "dropout", "flatten",
@@ -90,7 +90,7 @@ def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys, step, ker
     assert "| first step, CPU |" in capsys.readouterr().out
 
 
-def test_bench_latency_watches_predict_and_forward(tmp_path, capsys):
+def test_bench_latency_watches_the_tuned_and_the_fast_rung(tmp_path, capsys):
     bench = _load("bench_latency")
     out = tmp_path / "latency.json"
     assert bench.main(["--images", "1", "3", "--seconds", "0.2", "--window", "0.1",
@@ -98,6 +98,6 @@ def test_bench_latency_watches_predict_and_forward(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert list(result["runs"]) == ["1", "3"] and result["threads"] == 1
     for medians in result["runs"].values():
-        assert list(medians) == ["predict", "forward"]
+        assert list(medians) == ["tuned", "fast"]
         assert all(m and all(_positive(v) for v in m) for m in medians.values())
-    assert "| images | predict, ms |" in capsys.readouterr().out
+    assert "| images | predict, tuned rung, ms |" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""One image on every core: ``predict``'s pass through the convolutional layers, in bands of rows.
+"""One image on every core: inference through the convolutional layers, in bands of rows.
 
 Off the reading path, in the annex :mod:`convnet.tuned`, whose steps use it for inference on
 a few images. Docs chapter: "One image on every core".
@@ -211,7 +211,7 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, pa
             fmap = out
         # The dense layer's share of this band. The sum goes into a buffer of this work
         # item's own, copied out once: parts[n, 0] and parts[n, 1] may share a cache line
-        # (see convnet.ops.dense._dense_few_rows_in_parallel).
+        # (see convnet.tuned.dense._dense_few_rows_in_parallel).
         n_ch, h_last, w_last = fmap.shape
         r0, r1 = rows[band, rows.shape[1] - 1, 0], rows[band, rows.shape[1] - 1, 1]
         part = np.zeros(d_out, x.dtype)

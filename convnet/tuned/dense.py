@@ -16,7 +16,7 @@ from convnet.jit import kernel, prange
 __all__ = ["SMALL_BATCH", "add_row_product", "few_rows"]
 
 
-#: Up to this many rows, ``dense_forward`` shares out blocks of ``w``'s rows between the
+#: Up to this many rows, :func:`few_rows` shares out blocks of ``w``'s rows between the
 #: cores (there are too few rows of ``x`` to share), one pass over ``w`` in all.
 SMALL_BATCH = 8
 
