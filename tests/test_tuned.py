@@ -233,6 +233,7 @@ def test_a_model_ending_without_a_tuned_step_keeps_nothing_it_hands_out(monkeypa
     np.testing.assert_array_equal(first, expected)
 
 
+@pytest.mark.skipif(not JIT_ENABLED, reason="the seed-net's products take minutes as plain Python")
 def test_training_passes_keep_nothing():
     model = seed_net(seed=0, backend="tuned")
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
@@ -241,6 +242,7 @@ def test_training_passes_keep_nothing():
     assert not _kept(model)
 
 
+@pytest.mark.skipif(not JIT_ENABLED, reason="the seed-net's products take minutes as plain Python")
 def test_nan_made_inside_the_model_is_traced_to_the_layer_that_received_it():
     """At inference only the first step checks its input; the output check finds the rest."""
     for n in (2, MAX_IMAGES + 1):  # in bands, and step by step

@@ -14,7 +14,8 @@ nothing, which also keeps their arithmetic, and so their trained weights, the sa
 run to the next.
 
 Set ``CONVNET_AUTOTUNE=0`` to skip measuring and take the first candidate (the annex's
-default), ``CONVNET_AUTOTUNE=fresh`` to measure again, ignoring the file.
+default; also what ``NUMBA_DISABLE_JIT=1`` does), ``CONVNET_AUTOTUNE=fresh`` to measure
+again, ignoring the file.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convnet.jit import get_num_threads, kernel, prange
+from convnet.jit import JIT_ENABLED, get_num_threads, kernel, prange
 
 __all__ = ["choose", "cpu_model", "cache_file", "last_choice", "BUDGET_SECONDS"]
 
@@ -142,8 +143,8 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
 
 
 def _measure(key, candidates, run):
-    if os.environ.get("CONVNET_AUTOTUNE") == "0":
-        return next(iter(candidates))
+    if os.environ.get("CONVNET_AUTOTUNE") == "0" or not JIT_ENABLED:
+        return next(iter(candidates))  # as plain Python (NUMBA_DISABLE_JIT=1) timings mean nothing
     share = BUDGET_SECONDS / len(candidates)
     time.sleep(SETTLE_SECONDS)
     best = {}
