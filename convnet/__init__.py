@@ -23,8 +23,8 @@ Read the package in this order (each module's docstring says where it sits):
 
 Off the path, the annex ``tuned``: everything that exists only for speed (a register-tiled
 matrix product, convolution in the cache with ReLU fused, bands of rows for one image on
-every core, arrays kept between batches), each part used only where it measured faster on
-the machine in use. Delete it and only speed is lost.
+every core, arrays kept between batches); where it has several ways to do a convolution it
+measures them on the machine in use and keeps the fastest. Delete it and only speed is lost.
 
 Beside the path: ``files`` (atomic writes: a model, checkpoint or IDX file is replaced whole
 or not at all), ``augment`` (random shifts of training images),

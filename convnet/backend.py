@@ -14,8 +14,9 @@ Every op in :mod:`convnet.ops` is written twice, and a model can run a third way
 ``'tuned'`` (the default)
     The annex :mod:`convnet.tuned`: kernels that exist only for speed (a convolution that
     keeps each image's patches in the CPU's cache and applies ReLU in the same pass, arrays
-    kept from one batch to the next, a pass that runs one image on every core), each picked
-    over the fast rung only where it measured faster on the machine in use.
+    kept from one batch to the next, a pass that runs one image on every core). Where it has
+    several ways to do a convolution, it measures them on the machine in use, the fast
+    rung's own among them, and keeps the fastest.
 
 Choose with the environment variable ``CONVNET_BACKEND=naive|fast|tuned``, or in code with
 ``Sequential(..., backend=...)`` (or a layer's ``backend=``). Layers know only naive and fast:

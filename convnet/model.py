@@ -51,8 +51,10 @@ def steps_for(layers, rung: str) -> list:
         return list(layers)
     try:
         from convnet import tuned
-    except ImportError:  # the annex removed: only speed is lost
-        return list(layers)
+    except ModuleNotFoundError as err:
+        if err.name != "convnet.tuned":
+            raise
+        return list(layers)  # the annex removed: only speed is lost
     return tuned.plan(layers)
 
 
@@ -316,8 +318,9 @@ class Sequential:
         True
         """
         x = self._prepare_input(x)
-        for step in self._steps:  # the layers (or, on the tuned rung, the annex's steps)
-            x = step.forward(x, training=training, logits=logits)
+        last = self._steps[-1]  # the layers (or, on the tuned rung, the annex's steps)
+        for step in self._steps:
+            x = step.forward(x, training=training, logits=logits and step is last)
         return x
 
     def backward(self, dout):

@@ -180,7 +180,7 @@ def test_the_tuned_steps_pass_a_whole_model_gradient_check():
         if np.abs(z).min() > 1e-3:
             break
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    assert isinstance(model._steps[0], tuned_steps.BandsStep)
+    assert isinstance(model._steps[0].last, tuned_steps.BandsStep)
     report = check_model(model, x, rng.integers(0, 4, size=3))
     assert report.max_error <= 1e-6, str(report)
 
@@ -261,3 +261,14 @@ def test_a_layer_given_a_core_rung_keeps_it_in_a_tuned_model():
                         L.Dense(3)], input_shape=(1, 5, 5), backend="tuned")  # fmt: skip
     assert type(model._steps[0]) is tuned_steps.LayerStep
     assert model.layers[0].backend == "naive" and model.layers[2].backend == "tuned"
+
+
+@pytest.mark.parametrize("backend", ["naive", "fast", "tuned"])
+def test_logits_stops_only_before_the_last_softmax(backend):
+    model = Sequential([L.Dense(3, activation="softmax"), L.Dense(2, activation="softmax")],
+                       input_shape=(4,), seed=0, dtype="float64", backend=backend)  # fmt: skip
+    x = np.random.default_rng(0).normal(size=(5, 4))
+    first, second = (layer.params for layer in model.layers)
+    hidden = ops.softmax(x @ first["kernel"] + first["bias"])
+    np.testing.assert_allclose(model.forward(x, logits=True),
+                               hidden @ second["kernel"] + second["bias"], rtol=1e-12)

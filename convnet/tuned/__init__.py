@@ -32,7 +32,7 @@ def _step(layer):
         return LayerStep(layer)
     if type(layer) is Conv2D and layer.activation in (None, "relu"):
         return ConvStep(layer)
-    if type(layer) is MaxPool2D:
+    if type(layer) is MaxPool2D and layer.activation is None:
         return PoolStep(layer)
     if type(layer) is Dense:
         return DenseStep(layer)
@@ -46,15 +46,16 @@ def plan(layers) -> list:
     --------
     >>> from convnet.nets import seed_net
     >>> [type(step).__name__ for step in plan(seed_net(seed=0, backend="tuned").layers)]
-    ['BandsStep', 'LayerStep', 'DenseStep', 'OutputCheck']
+    ['BandsStep', 'LayerStep', 'OutputCheck']
     """
     steps = [_step(layer) for layer in layers]
     producers = (ConvStep, PoolStep, DenseStep)
     for i, step in enumerate(steps):
         step.keep = any(isinstance(later, producers) for later in steps[i + 1 :])
         step.check = i == 0
-    check = OutputCheck(steps)
-    if bands.plan_bands(layers) is not None:
-        n = len(bands.plan_bands(layers).layers)
+    flat = steps
+    band_plan = bands.plan_bands(layers)
+    if band_plan is not None:
+        n = len(band_plan.layers)
         steps = [BandsStep(steps[:n]), *steps[n:]]
-    return [*steps, check]
+    return [*steps[:-1], OutputCheck(steps[-1], flat)]

@@ -20,6 +20,7 @@ again, ignoring the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -65,6 +66,7 @@ _loaded = False
 last_choice: dict[str, str] = {}
 
 
+@functools.cache
 def cpu_model() -> str:
     """The CPU's model name, as ``lscpu`` shows it (``platform.processor()`` if unknown)."""
     try:
@@ -126,8 +128,9 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
     run : callable
         ``run(candidate)`` does the work once the candidate's way.
 
-    Each candidate runs once to warm up (compile, touch memory), then is timed until it has
-    run three times or used its share of :data:`BUDGET_SECONDS`; its best time counts. Each
+    Every candidate runs once to warm up (compile, touch memory), untimed; then each is timed
+    at least once, and until it has run three times or used its share of
+    :data:`BUDGET_SECONDS`; its best time counts. Each
     timing includes a little parallel Numba work after the candidate, as the next layer
     would do: a candidate that leaves BLAS threads spinning pays there for the cores it
     keeps from that work (see :data:`SETTLE_SECONDS`), as it would in a training step.
@@ -145,20 +148,20 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
 def _measure(key, candidates, run):
     if os.environ.get("CONVNET_AUTOTUNE") == "0" or not JIT_ENABLED:
         return next(iter(candidates))  # as plain Python (NUMBA_DISABLE_JIT=1) timings mean nothing
+    for candidate in candidates.values():  # warm-up, untimed: compiling, first touches
+        run(candidate)
+    _next_layer(_BUFFER, _PASSES)
     share = BUDGET_SECONDS / len(candidates)
     time.sleep(SETTLE_SECONDS)
     best = {}
     for name, candidate in candidates.items():
-        start = time.perf_counter()
-        run(candidate)  # warm-up
-        _next_layer(_BUFFER, _PASSES)
-        times = []
-        while len(times) < 3 and time.perf_counter() - start < share:
+        start, times = time.perf_counter(), []
+        while not times or (len(times) < 3 and time.perf_counter() - start < share):
             t = time.perf_counter()
             run(candidate)
             _next_layer(_BUFFER, _PASSES)
             times.append(time.perf_counter() - t)
-        best[name] = min(times) if times else time.perf_counter() - start
+        best[name] = min(times)
     _CHOICES[key] = min(best, key=best.get)
     _save()
     return _CHOICES[key]

@@ -33,8 +33,10 @@ partial products (eq. band-dense)::
 
 Nothing that one core writes is read by the other until those few sums. Everything
 numerical is done by the same kernels as the layer-by-layer pass (:func:`conv_rows`,
-:func:`maxpool_rows`, :func:`add_row_product`), so the feature maps come out bit for bit the
-same; only the dense layer's sum is added up in another order, which changes the last bits.
+:func:`maxpool_rows`, :func:`add_row_product`), so the feature maps come out bit for bit as
+the per-image way of :mod:`convnet.tuned.conv` gives them (the autotuner may choose another
+way for a batch, which adds in another order); the dense layer's sum is added up in another
+order too, which changes the last bits.
 
 Layers it can run: ``Conv2D`` (no activation, or ReLU), ``MaxPool2D`` and ``Dropout`` (which
 passes its input through at inference), then ``Flatten`` and ``Dense``, all on the
@@ -162,7 +164,7 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
             return None
         if type(layer) is Conv2D and layer.activation in (None, "relu"):
             windows.append(layer)
-        elif type(layer) is MaxPool2D:
+        elif type(layer) is MaxPool2D and layer.activation is None:
             windows.append(layer)
         elif type(layer) is Dropout:
             continue

@@ -298,6 +298,18 @@ BACKWARD_WAYS = {"per-image": _backward_per_image, "fast rung": _backward_core,
                     for g in (8, 16)}}  # fmt: skip
 
 
+#: The fast rung stays a candidate only while the batch's patch matrix is at most this many
+#: bytes: beyond it (a big ``predict`` batch) it is sure to lose, and measuring it would
+#: allocate the very memory the per-image kernels avoid.
+CORE_CANDIDATE_BYTES = 1 << 27
+
+
+def _candidates(ways, x, w, n_pos):
+    patches = x.shape[0] * w[0].size * n_pos * x.itemsize
+    return ways if patches <= CORE_CANDIDATE_BYTES else \
+        {name: way for name, way in ways.items() if name != "fast rung"}  # fmt: skip
+
+
 def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None, way=None):
     """``relu(conv(x, w) + b)`` (without ReLU if ``relu`` is False), the fastest way.
 
@@ -326,7 +338,8 @@ def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None, way=None):
     args = (x, w, bias, stride_hw, pads, out_hw, relu, out)
     if way is None:
         key = (x.shape, w.shape, stride_hw, pads, relu, x.dtype.name)
-        way = autotune.choose("conv2d_forward", key, FORWARD_WAYS, lambda f: f(*args))
+        ways = _candidates(FORWARD_WAYS, x, w, out_hw[0] * out_hw[1])
+        way = autotune.choose("conv2d_forward", key, ways, lambda f: f(*args))
     FORWARD_WAYS[way](*args)
     return out
 
@@ -361,5 +374,6 @@ def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True, way=None)
     args = (d, x, w, stride_hw, pads, relu_out, need_dx)
     if way is None:
         key = (x.shape, w.shape, stride_hw, pads, relu_out.size > 0, need_dx, x.dtype.name)
-        way = autotune.choose("conv2d_backward", key, BACKWARD_WAYS, lambda f: f(*args))
+        ways = _candidates(BACKWARD_WAYS, x, w, d.shape[2])
+        way = autotune.choose("conv2d_backward", key, ways, lambda f: f(*args))
     return BACKWARD_WAYS[way](*args)

@@ -196,36 +196,39 @@ class BandsStep:
     def forward(self, x, *, training=False, logits=False):
         self._x = None
         if training or len(x) > bands.MAX_IMAGES:
-            for step in self.steps:
-                x = step.forward(x, training=training, logits=logits)
-            return x
-        self.steps[0]._input(x, training)
-        self._x = x
+            return self._through_steps(x, training, logits)
+        x = self.steps[0]._input(x, training)
+        self._x, self._logits = x, logits
         return self.steps[-1].activate(bands.bands_forward(self._band_plan(), x), logits)
+
+    def _through_steps(self, x, training, logits):
+        for step in self.steps:
+            x = step.forward(x, training=training, logits=logits and step is self.steps[-1])
+        return x
 
     def backward(self, dout):
         if self._x is not None:
             x, self._x = self._x, None
-            for step in self.steps:
-                x = step.forward(x)
+            self._through_steps(x, False, self._logits)
         for step in reversed(self.steps):
             dout = step.backward(dout)
         return dout
 
 
 class OutputCheck:
-    """The last step: at inference, a non-finite output sends the input through the steps
-    again with every check on, so that the error names the first layer that received a NaN
-    or Inf. If none did, the last layer made them, and they are returned (as Keras does).
+    """The last step, wrapped: at inference, a non-finite output sends the input through the
+    steps again with every check on, so that the error names the first layer that received a
+    NaN or Inf. If none did, the last layer made them, and they are returned (as Keras does).
 
     ``steps`` are the single-layer steps, in order (a :class:`BandsStep`'s one by one)."""
 
-    def __init__(self, steps):
-        self.steps = steps
+    def __init__(self, last, steps):
+        self.last, self.steps = last, steps
 
     def forward(self, x, *, training=False, logits=False):
-        if training or np.isfinite(x).all():
-            return x
+        out = self.last.forward(x, training=training, logits=logits)
+        if training or np.isfinite(out).all():
+            return out
         checks = [step.check for step in self.steps]
         try:
             again = self.steps[0].last_input
@@ -235,7 +238,7 @@ class OutputCheck:
         finally:
             for step, check in zip(self.steps, checks, strict=True):
                 step.check = check
-        return x
+        return out
 
     def backward(self, dout):
-        return dout
+        return self.last.backward(dout)
