@@ -140,3 +140,17 @@ def test_no_import_cycles():
         f"{', '.join(group)} import one another; one cycle: {' -> '.join(cycle)}"
         for group, cycle in cycles
     )
+
+
+def test_the_oracles_stay_in_the_tests():
+    """PyTorch and Keras compute the answers the oracle tests compare with; the package itself
+    imports neither, anywhere (lazily included)."""
+    oracles = {"torch", "keras", "tensorflow"}
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""]  # fmt: skip
+            found += [f"{path.relative_to(ROOT)}: {name}" for name in names
+                      if name.split(".")[0] in oracles]  # fmt: skip
+    assert not found, "the package imports an oracle framework:\n" + "\n".join(found)
