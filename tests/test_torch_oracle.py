@@ -43,6 +43,12 @@ def grads_of(out, dout, *tensors):
     return [g.numpy() for g in got]
 
 
+def twins(op, rung):
+    """The forward and backward functions of ``op`` on the core's ``rung``."""
+    suffix = "_naive" if rung == "naive" else ""
+    return getattr(ops, f"{op}_forward{suffix}"), getattr(ops, f"{op}_backward{suffix}")
+
+
 def close(ours, theirs, what):
     np.testing.assert_allclose(ours, theirs, **TOL, err_msg=what)
 
@@ -116,10 +122,7 @@ def check_conv(forward, backward, case, seed):
 @settings(max_examples=EXAMPLES)
 @given(case=conv_cases(), seed=st.integers(0, 2**16))
 def test_conv2d(rung, case, seed):
-    if rung == "naive":
-        check_conv(ops.conv2d_forward_naive, ops.conv2d_backward_naive, case, seed)
-    else:
-        check_conv(ops.conv2d_forward, ops.conv2d_backward, case, seed)
+    check_conv(*twins("conv2d", rung), case, seed)
 
 
 @settings(max_examples=EXAMPLES)
@@ -160,14 +163,6 @@ def torch_pool(kind, x, pool_hw, stride_hw, pads):
     return total / count
 
 
-POOL_OPS = {
-    ("max", "naive"): (ops.maxpool2d_forward_naive, ops.maxpool2d_backward_naive),
-    ("max", "fast"): (ops.maxpool2d_forward, ops.maxpool2d_backward),
-    ("avg", "naive"): (ops.avgpool2d_forward_naive, ops.avgpool2d_backward_naive),
-    ("avg", "fast"): (ops.avgpool2d_forward, ops.avgpool2d_backward),
-}
-
-
 def pool_reference(kind, case, seed):
     x_shape, pool_hw, strides, padding = case
     stride_hw = pool_hw if strides is None else strides
@@ -179,11 +174,12 @@ def pool_reference(kind, case, seed):
     return x, pads, stride_hw, ref.detach().numpy(), dout, grads_of(ref, dout, tx)[0]
 
 
-@pytest.mark.parametrize(("kind", "rung"), list(POOL_OPS))
+@pytest.mark.parametrize("rung", ["naive", "fast"])
+@pytest.mark.parametrize("kind", ["max", "avg"])
 @settings(max_examples=EXAMPLES)
 @given(case=pool_cases(), seed=st.integers(0, 2**16))
 def test_pool2d(kind, rung, case, seed):
-    forward, backward = POOL_OPS[kind, rung]
+    forward, backward = twins(f"{kind}pool2d", rung)
     x, _, _, ref, dout, ref_dx = pool_reference(kind, case, seed)
     x_shape, pool_hw, strides, padding = case
     what = f"{kind}pool2d x{x_shape} pool {pool_hw} strides {strides} padding {padding!r}"
@@ -211,8 +207,7 @@ def test_maxpool2d_tuned(case, seed):
 @settings(max_examples=EXAMPLES)
 @given(n=st.integers(1, 5), d=st.integers(1, 9), m=st.integers(1, 7), seed=st.integers(0, 2**16))
 def test_dense(rung, n, d, m, seed):
-    forward = ops.dense_forward_naive if rung == "naive" else ops.dense_forward
-    backward = ops.dense_backward_naive if rung == "naive" else ops.dense_backward
+    forward, backward = twins("dense", rung)
     x, w, b = arrays(seed, (n, d), (d, m), (m,))
     out, cache = forward(x, w, b)
     dout = arrays(seed + 1, out.shape)[0]
@@ -228,8 +223,7 @@ def test_dense(rung, n, d, m, seed):
 @settings(max_examples=EXAMPLES)
 @given(shape=st.tuples(*[st.integers(1, 5)] * 4), seed=st.integers(0, 2**16))
 def test_flatten(rung, shape, seed):
-    forward = ops.flatten_forward_naive if rung == "naive" else ops.flatten_forward
-    backward = ops.flatten_backward_naive if rung == "naive" else ops.flatten_backward
+    forward, backward = twins("flatten", rung)
     (x,) = arrays(seed, shape)
     out, cache = forward(x)
     tx = t64(x, True)
@@ -240,11 +234,11 @@ def test_flatten(rung, shape, seed):
 
 
 ACTIVATIONS = {
-    "relu": (F.relu, {}),
-    "leaky_relu": (lambda t: F.leaky_relu(t, 0.3), {}),  # Keras's default alpha, as convnet's
-    "sigmoid": (torch.sigmoid, {}),
-    "tanh": (torch.tanh, {}),
-    "softmax": (lambda t: torch.softmax(t, dim=1), {}),
+    "relu": F.relu,
+    "leaky_relu": lambda t: F.leaky_relu(t, 0.3),  # Keras's default alpha, as convnet's
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "softmax": lambda t: torch.softmax(t, dim=1),
 }
 
 
@@ -254,14 +248,12 @@ ACTIVATIONS = {
 @given(n=st.integers(1, 4), k=st.integers(1, 9), scale=st.sampled_from([0.1, 1.0, 30.0]),
        seed=st.integers(0, 2**16))  # fmt: skip
 def test_activation(rung, name, n, k, scale, seed):
-    suffix = "_naive" if rung == "naive" else ""
-    forward = getattr(ops, f"{name}_forward{suffix}")
-    backward = getattr(ops, f"{name}_backward{suffix}")
+    forward, backward = twins(name, rung)
     (x,) = arrays(seed, (n, k))
     x = x * scale
     out, cache = forward(x)
     tx = t64(x, True)
-    ref = ACTIVATIONS[name][0](tx)
+    ref = ACTIVATIONS[name](tx)
     close(out, ref.detach().numpy(), f"{name} out")
     dout = arrays(seed + 1, out.shape)[0]
     close(backward(dout, cache), grads_of(ref, dout, tx)[0], f"{name} dx")
@@ -273,8 +265,7 @@ def test_activation(rung, name, n, k, scale, seed):
        rate=st.sampled_from([0.0, 0.25, 0.5, 0.9]), seed=st.integers(0, 2**16))  # fmt: skip
 def test_dropout_with_a_given_mask(rung, shape, rate, seed):
     """With the mask fixed, dropout is ``x * mask``: the same product as PyTorch's."""
-    forward = ops.dropout_forward_naive if rung == "naive" else ops.dropout_forward
-    backward = ops.dropout_backward_naive if rung == "naive" else ops.dropout_backward
+    forward, backward = twins("dropout", rung)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     mask = (rng.random(shape) >= rate) / (1.0 - rate)
@@ -292,9 +283,7 @@ def test_dropout_with_a_given_mask(rung, shape, rate, seed):
 @given(n=st.integers(1, 6), k=st.integers(2, 9), scale=st.sampled_from([0.1, 1.0, 50.0]),
        seed=st.integers(0, 2**16))  # fmt: skip
 def test_softmax_cross_entropy(rung, targets, n, k, scale, seed):
-    suffix = "_naive" if rung == "naive" else ""
-    forward = getattr(ops, f"softmax_cross_entropy_forward{suffix}")
-    backward = getattr(ops, f"softmax_cross_entropy_backward{suffix}")
+    forward, backward = twins("softmax_cross_entropy", rung)
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((n, k)) * scale
     if targets == "labels":
@@ -347,7 +336,7 @@ def torch_forward(model, x):
         if layer.activation == "softmax":
             assert layer is model.layers[-1], "softmax only last: its input is the logits"
         elif layer.activation is not None:
-            t = ACTIVATIONS[layer.activation][0](t)
+            t = ACTIVATIONS[layer.activation](t)
     return t, params
 
 
