@@ -2,8 +2,9 @@
 
 Build it with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are errors, as in
 CI). The build needs no network: the figures of the im2col and bands chapters are drawn
-here, from the code, by ``docs/figures.py``; MathJax is loaded by the reader's browser, not
-at build time.
+here, from the code, by ``docs/figures.py``. The maths is typeset in the reader's browser by
+MathJax, which ``sphinx-mathjax-offline`` copies into the built site (``_static/mathjax``), so
+the pages show their equations without internet, in a classroom as anywhere.
 """
 
 import sys
@@ -26,6 +27,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 served from _static, not from a CDN
     "sphinx.ext.viewcode",
 ]
 

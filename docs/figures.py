@@ -3,8 +3,9 @@
     python docs/figures.py [FOLDER]        # default: docs/_figures
 
 The Sphinx build (``docs/conf.py``) runs this on every build, so the pictures always show
-what the code does: every number in them is computed by :func:`convnet.im2col.im2col` or
-:func:`convnet.im2col.col2im`, not typed in.
+what the code does: every number in them that the code computes is computed by it
+(:func:`convnet.im2col.im2col`, :func:`convnet.im2col.col2im`, the convolution op), not
+typed in.
 
 - ``im2col.png``: a 4x4 image, the 3x3 grid of 2x2 patches a stride-1 convolution sees, and
   the 4x9 matrix im2col makes of them, one patch per column;
@@ -13,6 +14,10 @@ what the code does: every number in them is computed by :func:`convnet.im2col.im
 - ``col2im-overlap.png``: col2im of a matrix of ones, which counts how many patches cover each
   pixel (how many terms the backward pass adds into each entry of ``dx``), for a 3x3 kernel at
   strides 1 and 2 on a 7x7 image.
+
+- ``sliding-window.png``: for the convolution chapter, a 3x3 filter sliding over a 5x5 digit
+  "1" with stride 2 and one pixel of padding, three of its positions framed in colour and the
+  output numbers they give, computed by :func:`convnet.ops.conv2d_forward_naive`.
 
 And one for the chapter "One image on every core", from :func:`convnet.tuned.bands.plan_bands`:
 
@@ -31,6 +36,7 @@ from matplotlib.patches import Rectangle
 
 from convnet.im2col import col2im, im2col
 from convnet.nets import seed_net
+from convnet.ops import conv2d_forward_naive
 from convnet.shapes import resolve_padding, window_output_size
 from convnet.tuned.bands import plan_bands
 
@@ -60,6 +66,23 @@ def draw_grid(ax, values, title, fmt="{:g}", shade=None):
     ax.set_title(title, fontsize=10)
 
 
+def draw_padded(ax, image, pads, title):
+    """A 2-D image with its zero padding shaded grey, ticks numbering the image's own rows and
+    columns (negative in the padding)."""
+    (top, bottom, left, right), size = pads, image.shape
+    padded = np.pad(image, ((top, bottom), (left, right)))
+    in_padding = np.pad(np.zeros(size), ((top, bottom), (left, right)), constant_values=0.5)
+    draw_grid(ax, padded, title + (", zero-padded" if sum(pads) else ""), shade=in_padding)
+    ax.set_xticks(range(padded.shape[1]), [str(i - left) for i in range(padded.shape[1])])
+    ax.set_yticks(range(padded.shape[0]), [str(i - top) for i in range(padded.shape[0])])
+
+
+def outline(ax, top, left, height, width, colour):
+    """A coloured frame around cells ``[top, top + height) x [left, left + width)``."""
+    ax.add_patch(Rectangle((left - 0.45, top - 0.45), width - 0.1, height - 0.1, fill=False,
+                           edgecolor=colour, linewidth=2.5))  # fmt: skip
+
+
 def im2col_figure(path, *, size, kernel, stride, padding, highlight):
     """The image, its patches and im2col's columns side by side, a few patches in colour."""
     x = np.arange(float(size * size)).reshape(1, 1, size, size)
@@ -68,13 +91,7 @@ def im2col_figure(path, *, size, kernel, stride, padding, highlight):
 
     fig = Figure(figsize=(3.2 + 0.55 * cols.shape[1], 3.6), layout="constrained")
     ax_img, ax_cols = fig.subplots(1, 2, width_ratios=[size + 2, cols.shape[1]])
-    padded = np.pad(x[0, 0], ((pads[0], pads[1]), (pads[2], pads[3])))
-    in_padding = np.pad(np.zeros((size, size)), ((pads[0], pads[1]), (pads[2], pads[3])),
-                        constant_values=0.5)  # fmt: skip
-    draw_grid(ax_img, padded, f"image {size}x{size}" + (", zero-padded" if sum(pads) else ""),
-              shade=in_padding)  # fmt: skip
-    ax_img.set_xticks(range(padded.shape[1]), [str(i - pads[2]) for i in range(padded.shape[1])])
-    ax_img.set_yticks(range(padded.shape[0]), [str(i - pads[0]) for i in range(padded.shape[0])])
+    draw_padded(ax_img, x[0, 0], pads, f"image {size}x{size}")
     draw_grid(ax_cols, cols, f"im2col: {cols.shape[0]} x {cols.shape[1]}, one patch a column")
     ax_cols.set_xticks(range(cols.shape[1]), [f"{p // w_out},{p % w_out}" for p in
                                               range(cols.shape[1])], rotation=90)  # fmt: skip
@@ -83,14 +100,50 @@ def im2col_figure(path, *, size, kernel, stride, padding, highlight):
     ax_cols.set_xlabel("output position (oh, ow)", fontsize=8)
     ax_cols.set_ylabel("kernel tap (i, j)", fontsize=8)
     for colour, (oh, ow) in zip(COLOURS, highlight, strict=False):
-        top, left = oh * stride, ow * stride  # in padded coordinates
-        ax_img.add_patch(Rectangle((left - 0.45, top - 0.45), kernel - 0.1, kernel - 0.1,
-                                   fill=False, edgecolor=colour, linewidth=2.5))  # fmt: skip
+        outline(ax_img, oh * stride, ow * stride, kernel, kernel, colour)
         p = oh * w_out + ow
         ax_cols.add_patch(Rectangle((p - 0.45, -0.45), 0.9, cols.shape[0] - 0.1, fill=False,
                                     edgecolor=colour, linewidth=2.5))  # fmt: skip
     fig.suptitle(f"{kernel}x{kernel} kernel, stride {stride}, padding {pads[0]}: "
                  f"{h_out}x{w_out} output positions", fontsize=10)  # fmt: skip
+    fig.savefig(path, dpi=110)
+
+
+#: A 5x5 "1" for the sliding-window figure, and a filter that answers vertical strokes.
+DIGIT = np.array([[0, 0, 9, 0, 0], [0, 9, 9, 0, 0], [0, 0, 9, 0, 0], [0, 0, 9, 0, 0],
+                  [0, 9, 9, 9, 0]], dtype=float)  # fmt: skip
+STROKE_FILTER = np.array([[-1, 2, -1]] * 3, dtype=float)
+
+
+def sliding_window_figure(path, *, stride=2, padding=1, highlight=((0, 0), (0, 1), (2, 1))):
+    """The filter, the image with the window at a few positions, and the output those
+    positions give, every output number computed by ``conv2d_forward_naive``."""
+    x, w = DIGIT[None, None], STROKE_FILTER[None, None]
+    kh, kw = w.shape[2:]
+    out, (_, _, _, _, pads) = conv2d_forward_naive(x, w, np.zeros(1), stride=stride,
+                                                   padding=padding)  # fmt: skip
+    out = out[0, 0]
+
+    fig = Figure(figsize=(9.6, 3.6), layout="constrained")
+    ax_w, ax_x, ax_out = fig.subplots(1, 3, width_ratios=[kw, x.shape[3] + 2, out.shape[1] + 1])
+    draw_grid(ax_w, w[0, 0], f"filter w ({kh}x{kw})")
+    ax_w.set_xticks([])
+    ax_w.set_yticks([])
+    draw_padded(ax_x, x[0, 0], pads, f"image {x.shape[2]}x{x.shape[3]}")
+    draw_grid(ax_out, out, f"output {out.shape[0]}x{out.shape[1]}")
+    ax_out.set_xticks([])
+    ax_out.set_yticks([])
+    for colour, (oh, ow) in zip(COLOURS, highlight, strict=False):
+        top, left = oh * stride, ow * stride  # in padded coordinates
+        outline(ax_x, top, left, kh, kw, colour)
+        outline(ax_out, oh, ow, 1, 1, colour)
+    oh, ow = highlight[0]
+    window = np.pad(x[0, 0], ((pads[0], pads[1]), (pads[2], pads[3])))[
+        oh * stride : oh * stride + kh, ow * stride : ow * stride + kw]  # fmt: skip
+    ax_out.set_xlabel(f"out[{oh},{ow}] = sum(window * w) = {np.sum(window * w[0, 0]):g}",
+                      fontsize=8, color=COLOURS[0])  # fmt: skip
+    fig.suptitle(f"the window moves {stride} pixels at a time (stride {stride}, padding "
+                 f"{pads[0]}); each position gives one output number", fontsize=10)  # fmt: skip
     fig.savefig(path, dpi=110)
 
 
@@ -150,6 +203,8 @@ def main(folder) -> list[Path]:
     overlap_figure(paths[2])
     paths.append(folder / "bands.png")
     bands_figure(paths[3])
+    paths.append(folder / "sliding-window.png")
+    sliding_window_figure(paths[4])
     return paths
 
 

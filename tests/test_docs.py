@@ -68,3 +68,16 @@ def test_the_package_docstring_lists_every_module():
         if path.parent.name in ("ops", "tuned") and path.name != "__init__.py":
             continue  # the ops are listed together as "ops", the annex's modules as "tuned"
         assert f"``{name}``" in listed or name == "convnet", f"{name} is not in the reading order"
+
+
+def test_every_figure_the_docs_show_is_drawn(tmp_path, monkeypatch):
+    """``docs/figures.py`` (run by every Sphinx build) writes each ``_figures/*.png`` that a
+    page of the docs shows, and nothing a page does not show."""
+    monkeypatch.syspath_prepend(str(ROOT / "docs"))
+    import figures
+
+    shown = {name for page in (ROOT / "docs").glob("*.md")
+             for name in re.findall(r"\]\(_figures/([\w.-]+\.png)\)", page.read_text("utf-8"))}
+    drawn = {path.name for path in figures.main(tmp_path)}
+    assert shown == drawn
+    assert all((tmp_path / name).stat().st_size > 10_000 for name in drawn)  # real pictures
