@@ -1,4 +1,4 @@
-"""Command line: ``python -m convnet train | evaluate | predict | gui``.
+"""Command line: ``python -m convnet train | evaluate | predict | gui`` (or ``convnet ...``).
 
 Not on the main reading path: it is where the path is put to use. ``train`` is the whole
 MNIST recipe of the notebook this project descends from, written out step by step;
@@ -21,7 +21,7 @@ import numpy as np
 from convnet import __version__, callbacks, optimizers
 from convnet.nets import seed_net, small_net
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def peak_rss_mb() -> float:
@@ -244,60 +244,120 @@ def gui(args) -> int:
     return run(args.model, state_file=args.state_file)
 
 
-def main(argv=None) -> int:
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with every option's default. The options of ``train`` that define a run
+    default to None in the parser, so that ``--resume`` can tell which were given: their
+    help shows the real default, from :data:`RUN_DEFAULTS`. An option whose default takes
+    words to say says it in its own help, "(default: ...)"."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text:
+            return text
+        if action.default is None and action.dest in RUN_DEFAULTS:
+            return f"{text} (default: {RUN_DEFAULTS[action.dest]})"
+        return super()._get_help_string(action)
+
+
+def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
+    """The parser of ``main``; ``prog`` names the program in usage messages (default: the
+    name it was started by). With ``command``, the parser of that one command alone, for a
+    script that forwards to it: its usage names ``prog`` alone
+    (``python examples/train_mnist.py [-h] ...``).
+
+    Examples
+    --------
+    >>> parser = build_parser("convnet")
+    >>> args = parser.parse_args(["train", "--epochs", "3"])
+    >>> args.epochs, args.lr                               # not given: None, see RUN_DEFAULTS
+    (3, None)
+    >>> parser.parse_args(["predict", "7.png"]).model
+    'mnist.h5'
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, formatter_class=HelpFormatter,
+        description="Train a CNN written in NumPy and Numba on MNIST, test it, and name the "
+                    "digits in pictures.")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command_parser(name, **kwargs):
+        own_prog = prog if name == command and prog else None  # None: "<prog> <name>"
+        return sub.add_parser(name, prog=own_prog, formatter_class=HelpFormatter, **kwargs)
+
+    model_help = "model file"
+    data_help = ("folder with the four MNIST files (default: $CONVNET_DATA_DIR, else "
+                 "~/.cache/convnet/mnist, where they are downloaded if missing)")  # fmt: skip
+
+    t = command_parser("train", help="train the seed-net on MNIST and save mnist.h5",
+                       description="Train a CNN on MNIST and save it, its plots and its "
+                                   "results.")  # fmt: skip
+    # Defaults in RUN_DEFAULTS: None here means "not given", so that --resume can tell.
+    t.add_argument("--epochs", type=int, help="epochs to reach in all")
+    t.add_argument("--batch-size", type=int, help="images per training step")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
+                   help="update rule")  # fmt: skip
+    t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling")
+    t.add_argument("--net", choices=sorted(NETS),
+                   help="seed: the notebook's CNN; small: a 6k-parameter CNN that trains in "
+                        "seconds (small_net)")  # fmt: skip
+    t.add_argument("--shift", type=int,
+                   help="move each training image by up to this many pixels each way, afresh "
+                        "every batch (0 trains on the images as they are)")  # fmt: skip
+    t.add_argument("--data-dir", default=None, help=data_help)
+    t.add_argument("--out", default=".",
+                   help="folder for mnist.h5, checkpoint.h5, plots and results.json")
+    t.add_argument("--limit", type=int, default=None,
+                   help="train on the first N images only (default: all)")  # fmt: skip
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0: quiet; 1: a progress bar per epoch on a terminal; 2: one line per "
+                        "epoch")  # fmt: skip
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its checkpoint.h5")
+    t.set_defaults(run=train)
+
+    e = command_parser("evaluate", help="evaluate a saved model on the MNIST test set",
+                       description="Evaluate a saved model on the 10,000 MNIST test images.",
+                       )  # fmt: skip
+    e.add_argument("--model", default="mnist.h5", help=model_help)
+    e.add_argument("--data-dir", default=None, help=data_help)
+    e.set_defaults(run=evaluate)
+
+    p = command_parser("predict", help="name the digit in image files",
+                       description="Name the digit in each image file (PNG, JPEG, ...).")
+    p.add_argument("images", nargs="+", help="image files, one digit each")
+    p.add_argument("--model", default="mnist.h5", help=model_help)
+    p.set_defaults(run=predict)
+
+    g = command_parser("gui", help="a window to draw a digit in and see the model name it",
+                       description="A window to draw a digit in and see the model name it.",
+                       )  # fmt: skip
+    g.add_argument("--model", default="mnist.h5", help=model_help)
+    g.add_argument("--state-file", default=None,
+                   help="write what the window shows as JSON after every change, for tests "
+                        "(default: none)")  # fmt: skip
+    g.set_defaults(run=gui)
+    return {"train": t, "evaluate": e, "predict": p, "gui": g}[command] if command else parser
+
+
+def main(argv=None, *, prog=None, command=None) -> int:
     """Run ``python -m convnet`` with the arguments ``argv`` (default: the command line's).
 
+    ``prog`` names the program in usage messages (default: the name it was started by, as
+    for the ``convnet`` command); a script that forwards to one command passes that
+    ``command`` and its own options only (see :func:`build_parser`).
+
     Returns the exit status: 0 on success, 2 when a file is missing or an argument is wrong
-    (the error is printed to stderr as one line that says what to do).
+    (the error is printed to stderr as one line that says what to do), 1 when training
+    diverged.
 
     Examples
     --------
     >>> main(["evaluate", "--model", "no-such-model.h5"])
     2
     """
-    parser = argparse.ArgumentParser(prog="python -m convnet", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train the seed-net on MNIST and save mnist.h5")
-    # Defaults in RUN_DEFAULTS: None here means "not given", so that --resume can tell.
-    t.add_argument("--epochs", type=int, help="epochs to reach in all (default 12)")
-    t.add_argument("--batch-size", type=int, help="default 128")
-    t.add_argument("--lr", type=float, help="learning rate (default 0.001)")
-    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
-                   help="default adam")  # fmt: skip
-    t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling (default 0)")
-    t.add_argument("--net", choices=sorted(NETS),
-                   help="seed: the notebook's CNN (default); small: a 6k-parameter CNN that "
-                        "trains in seconds (small_net)")  # fmt: skip
-    t.add_argument("--shift", type=int,
-                   help="move each training image by up to this many pixels each way, afresh "
-                        "every batch (default 1; 0 trains on the images as they are)")  # fmt: skip
-    t.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
-    t.add_argument("--out", default=".", help="folder for mnist.h5, plots and results.json")
-    t.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
-    t.add_argument("--resume", action="store_true",
-                   help="continue the interrupted run in --out from its checkpoint.h5")  # fmt: skip
-    t.set_defaults(run=train)
-
-    e = sub.add_parser("evaluate", help="evaluate a saved model on the MNIST test set")
-    e.add_argument("--model", default="mnist.h5")
-    e.add_argument("--data-dir", default=None)
-    e.set_defaults(run=evaluate)
-
-    p = sub.add_parser("predict", help="name the digit in PNG files")
-    p.add_argument("images", nargs="+")
-    p.add_argument("--model", default="mnist.h5")
-    p.set_defaults(run=predict)
-
-    g = sub.add_parser("gui", help="a window to draw a digit in and see the model name it")
-    g.add_argument("--model", default="mnist.h5", help="model file (default mnist.h5)")
-    g.add_argument("--state-file", default=None,
-                   help="write what the window shows as JSON after every change (for tests)",
-                   )  # fmt: skip
-    g.set_defaults(run=gui)
-
-    args = parser.parse_args(argv)
+    args = build_parser(prog, command=command).parse_args(argv)
     try:
         return args.run(args)
     except (FileNotFoundError, ValueError) as err:

@@ -14,4 +14,4 @@ import sys
 from convnet.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["gui", *sys.argv[1:]]))
+    sys.exit(main(prog=f"python {sys.argv[0]}", command="gui"))

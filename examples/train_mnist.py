@@ -28,4 +28,4 @@ import sys
 from convnet.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.exit(main(prog=f"python {sys.argv[0]}", command="train"))

@@ -1,0 +1,100 @@
+"""The command line without MNIST: its help and its names."""
+
+import configparser
+import os
+import subprocess
+import sys
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+import convnet
+from convnet.cli import RUN_DEFAULTS, build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ["train", "evaluate", "predict", "gui"]
+
+
+def option_entries(help_text):
+    """The entries of the "options:" part of a help text, one string per option."""
+    entries, inside = [], False
+    for line in help_text.splitlines():
+        if line.endswith(":") and not line.startswith(" "):  # a section header
+            inside = line == "options:"
+        elif inside and line.startswith("  -"):
+            entries.append(line.strip())
+        elif inside and line.strip() and entries:
+            entries[-1] += " " + line.strip()
+    return entries
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_the_default_of_every_option(command):
+    entries = option_entries(build_parser("convnet", command=command).format_help())
+    assert len(entries) >= 2
+    for entry in entries:
+        if not entry.startswith("-h, --help"):
+            assert "(default: " in entry, entry
+            assert "(default: None)" not in entry, entry
+
+
+def test_the_help_of_train_shows_the_real_defaults_of_the_run_options():
+    # The parser's defaults are None, so that --resume can tell which options were given.
+    parser = build_parser("convnet", command="train")
+    assert parser.parse_args([]).epochs is None
+    text = " ".join(parser.format_help().split())
+    for key, value in RUN_DEFAULTS.items():
+        option = "--" + key.replace("_", "-")
+        entry = next(e for e in option_entries(parser.format_help()) if e.startswith(option))
+        assert "(default: " in entry
+        if value is not None:
+            assert f"(default: {value})" in entry, entry
+    assert "(default: 12)" in text and "(default: adam)" in text
+
+
+def test_no_help_text_has_restructuredtext_markup():
+    texts = [build_parser("convnet").format_help()]
+    texts += [build_parser("convnet", command=c).format_help() for c in COMMANDS]
+    for text in texts:
+        assert "`" not in text, text
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"], prog="convnet")
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"convnet {convnet.__version__}"
+
+
+def run(args, cwd=None, env=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=cwd or ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_usage_names_the_program_as_it_was_started():
+    assert build_parser("convnet").format_usage().startswith("usage: convnet [-h] [--version]")
+    forwarded = build_parser("python examples/gui.py", command="gui")
+    assert forwarded.format_usage().startswith("usage: python examples/gui.py [-h] [--model")
+    started = run(["-m", "convnet", "predict"])
+    assert started.returncode == 2
+    assert started.stderr.startswith("usage: python -m convnet predict [-h] [--model MODEL]")
+    # A script that forwards to one command is named alone, without the command.
+    started = run(["examples/train_mnist.py", "--no-such-option"])
+    assert started.returncode == 2
+    assert started.stderr.startswith("usage: python examples/train_mnist.py [-h] [--epochs")
+    assert "unrecognized arguments: --no-such-option" in started.stderr
+
+
+def test_the_distribution_and_its_console_command():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    # "convnet" on PyPI is another package: the distribution has a name of its own.
+    assert cfg["metadata"]["name"] == "convnet-numpy"
+    lines = cfg["options.entry_points"]["console_scripts"].strip().splitlines()
+    scripts = dict(line.replace(" ", "").split("=") for line in lines)
+    command = EntryPoint(name="convnet", value=scripts["convnet"], group="console_scripts")
+    assert command.load() is main
+    # The console command's prog comes from its name, sys.argv[0]: "convnet".
+    assert build_parser().prog == Path(sys.argv[0]).name
