@@ -230,12 +230,22 @@ def predict(args) -> int:
     from convnet.preprocess import load_image, mnist_style
 
     model = load_model(args.model, compile=False)
+    failed = 0
     for path in args.images:
-        x = mnist_style(load_image(path))[None, None]
+        # One file that cannot be read, or holds no digit, costs its own answer only.
+        try:
+            x = mnist_style(load_image(path))[None, None]
+        except (OSError, ValueError) as err:
+            # OSError: no such file, a folder; ValueError: not an image, or no ink in it.
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            named = reason if reason.startswith(f"{path}: ") else f"{path}: {reason}"
+            print(f"error: {named}", file=sys.stderr)
+            failed += 1
+            continue
         p = model.predict(x)[0]
         best = int(p.argmax())
         print(f"{path}: {best} ({p[best]:.1%})")
-    return 0
+    return 1 if failed else 0
 
 
 def gui(args) -> int:
@@ -325,7 +335,9 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
     e.set_defaults(run=evaluate)
 
     p = command_parser("predict", help="name the digit in image files",
-                       description="Name the digit in each image file (PNG, JPEG, ...).")
+                       description="Name the digit in each image file (PNG, JPEG, ...): one "
+                                   "line per file; the exit status is 1 if any could not be "
+                                   "read or holds no digit.")  # fmt: skip
     p.add_argument("images", nargs="+", help="image files, one digit each")
     p.add_argument("--model", default="mnist.h5", help=model_help)
     p.set_defaults(run=predict)
@@ -350,7 +362,7 @@ def main(argv=None, *, prog=None, command=None) -> int:
 
     Returns the exit status: 0 on success, 2 when a file is missing or an argument is wrong
     (the error is printed to stderr as one line that says what to do), 1 when training
-    diverged.
+    diverged or some of the pictures given to ``predict`` could not be read.
 
     Examples
     --------

@@ -1,4 +1,5 @@
-"""The command line without MNIST: its help and its names."""
+"""The command line without MNIST: its help and its names, and how ``predict`` copes with
+files that are not pictures of a digit."""
 
 import configparser
 import os
@@ -7,7 +8,9 @@ import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import convnet
 from convnet.cli import RUN_DEFAULTS, build_parser, main
@@ -98,3 +101,53 @@ def test_the_distribution_and_its_console_command():
     assert command.load() is main
     # The console command's prog comes from its name, sys.argv[0]: "convnet".
     assert build_parser().prog == Path(sys.argv[0]).name
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory):
+    """A small CNN saved untrained: its answers mean nothing, but every file gets one."""
+    from convnet.nets import small_net
+
+    folder = tmp_path_factory.mktemp("untrained")
+    (folder / "runs" / "small").mkdir(parents=True)
+    small_net(seed=0).save(folder / "runs" / "small" / "mnist.h5")
+    return folder
+
+
+def digit_page():
+    page = np.full((120, 120), 255, np.uint8)
+    page[20:100, 55:65] = 0  # a dark "1" on white
+    return page
+
+
+def test_predict_answers_every_readable_picture_and_reports_each_other_one(untrained, tmp_path,
+                                                                           capsys):  # fmt: skip
+    good = {"one.png": digit_page(), "one16.png": digit_page().astype(np.uint16) * 257}
+    for name, levels in good.items():
+        Image.fromarray(levels).save(tmp_path / name)
+    rgba = np.zeros((120, 120, 4), np.uint8)
+    rgba[20:100, 55:65, 3] = 255  # opaque black ink on transparent black
+    Image.fromarray(rgba).save(tmp_path / "sheet.png")
+    good["sheet.png"] = rgba
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("a seven, drawn later\n")
+    Image.new("L", (120, 120), 255).save(tmp_path / "blank.png")  # paper, no ink
+    bad = ["empty.png", "notes.txt", "missing.png", "blank.png"]
+    order = ["empty.png", "one.png", "notes.txt", "one16.png", "missing.png", "blank.png",
+             "sheet.png"]  # fmt: skip
+    model = str(untrained / "runs" / "small" / "mnist.h5")
+    assert main(["predict", *(str(tmp_path / n) for n in order), "--model", model]) == 1
+    out, err = capsys.readouterr()
+    answers = out.splitlines()
+    errors = [line for line in err.splitlines() if "Numba" not in line]  # compiling, once
+    assert [line.split(": ")[0] for line in answers] == [str(tmp_path / n) for n in good]
+    assert all(line.split(": ")[1][0].isdigit() for line in answers)
+    digits = [line.split(": ")[1] for line in answers]
+    assert digits[0] == digits[1] == digits[2]  # 16 bits, a transparent sheet: the same "1"
+    assert len(errors) == len(bad) and "Traceback" not in err
+    for name, line in zip(bad, errors, strict=True):
+        assert line.startswith(f"error: {tmp_path / name}: "), line
+    assert "not an image" in errors[0] and "not an image" in errors[1]
+    assert "No such file" in errors[2] and "no ink" in errors[3]
+    # The readable ones alone: no failure, exit status 0.
+    assert main(["predict", *(str(tmp_path / n) for n in good), "--model", model]) == 0
