@@ -1,5 +1,5 @@
-"""The command line without MNIST: its help and its names, and how ``predict`` copes with
-files that are not pictures of a digit."""
+"""The command line without MNIST: its help, its names, which model it picks, and how
+``predict`` copes with files that are not pictures of a digit."""
 
 import configparser
 import os
@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import convnet
-from convnet.cli import RUN_DEFAULTS, build_parser, main
+from convnet.cli import RUN_DEFAULTS, build_parser, main, newest_model
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["train", "evaluate", "predict", "gui"]
@@ -103,6 +103,40 @@ def test_the_distribution_and_its_console_command():
     assert build_parser().prog == Path(sys.argv[0]).name
 
 
+def touch_model(path, mtime):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_the_newest_trained_model_is_used_then_a_loose_mnist_h5(tmp_path):
+    loose = touch_model(tmp_path / "mnist.h5", 3_000)
+    assert newest_model(tmp_path) == loose  # no runs yet: where runs used to go
+    touch_model(tmp_path / "runs" / "seed" / "mnist.h5", 1_000)
+    newer = touch_model(tmp_path / "runs" / "small" / "mnist.h5", 2_000)
+    touch_model(tmp_path / "runs" / "small" / "checkpoint.h5", 9_000)  # not a model
+    assert newest_model(tmp_path) == newer  # any run beats the loose file, however recent
+
+
+@pytest.mark.parametrize("command", [["evaluate"], ["predict", "digit.png"]])
+def test_no_trained_model_says_how_to_train_one(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no trained model") and err.count("\n") == 1
+    assert "python -m convnet train" in err and "--model" in err
+
+
+def test_the_app_without_a_model_says_so_before_opening(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    started = subprocess.run([sys.executable, "-m", "convnet", "gui"], cwd=tmp_path,
+                             env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+    assert "no trained model" in started.stderr and "python -m convnet train" in started.stderr
+    assert started.returncode == 2 and "needs a graphical display" in started.stderr
+
+
 @pytest.fixture(scope="module")
 def untrained(tmp_path_factory):
     """A small CNN saved untrained: its answers mean nothing, but every file gets one."""
@@ -118,6 +152,16 @@ def digit_page():
     page = np.full((120, 120), 255, np.uint8)
     page[20:100, 55:65] = 0  # a dark "1" on white
     return page
+
+
+def test_predict_uses_the_newest_model_and_says_which(untrained, monkeypatch, capsys):
+    monkeypatch.chdir(untrained)
+    Image.fromarray(digit_page()).save("one.png")
+    assert main(["predict", "one.png"]) == 0
+    out, err = capsys.readouterr()
+    said = f"Model: {Path('runs', 'small', 'mnist.h5')} (the newest trained; --model picks another)"
+    assert said in err.splitlines()
+    assert out.startswith("one.png: ") and out.count("\n") == 1
 
 
 def test_predict_answers_every_readable_picture_and_reports_each_other_one(untrained, tmp_path,
