@@ -186,6 +186,19 @@ def test_a_dark_16_bit_picture_is_not_stretched_to_8_bits(tmp_path):
     assert float(grey.max()) == pytest.approx(600 / 65535) and float(grey.min()) == 0.0
 
 
+def test_a_near_black_16_bit_picture_is_not_read_as_white_paper_with_a_digit(tmp_path):
+    # Clipped to 8 bits, the near-black sheet (level 1500 of 65535) became white paper and
+    # the strokes at 0 a crisp black digit, answered with confidence. Read as it is, the
+    # picture is dark all over, and nothing on it is lighter than its sheet.
+    levels = np.full((60, 60), 1500, np.uint16)
+    levels[10:50, 27:33] = 0
+    Image.fromarray(levels).save(tmp_path / "near-black.png")
+    grey = load_image(tmp_path / "near-black.png")
+    assert float(grey.max()) == pytest.approx(1500 / 65535)
+    with pytest.raises(ValueError, match="no ink"):
+        mnist_style(grey)
+
+
 @pytest.mark.parametrize("mode", ["RGBA", "LA"])
 @pytest.mark.parametrize("hidden", [0, 255], ids=["transparent-black", "transparent-white"])
 def test_black_ink_on_a_transparent_sheet_is_laid_on_white_paper(tmp_path, mode, hidden):
