@@ -117,7 +117,8 @@ RUNS = Path("runs")
 
 #: How each option of ``train`` appears in the name of its run's folder when it is given
 #: with a value other than its default: its word, then the value. The network always
-#: leads the name; ``--epochs`` is not in it, since a resumed run raises it.
+#: leads the name; ``--epochs`` is not in it, since a resumed run raises it. A new option
+#: that changes what is trained belongs here, so that its runs get folders of their own.
 NAME_WORDS = {"optimizer": "", "lr": "lr", "batch_size": "batch", "seed": "seed", "shift": "shift",
               "limit": "limit"}  # fmt: skip
 
