@@ -400,7 +400,7 @@ class ProgressLogger(Callback):
         self.seen, self.loss_sum, self.correct = 0, 0.0, 0.0
         self.start = time.perf_counter()
         if self._tty():
-            from tqdm.auto import tqdm
+            from convnet.progress import tqdm
 
             self.bar = tqdm(total=self.samples, unit="img", unit_scale=True, file=self.stream,
                             desc=f"Epoch {epoch + 1}/{self.epochs}", leave=True,

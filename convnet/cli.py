@@ -1,8 +1,12 @@
-"""Command line: ``python -m convnet train | evaluate | predict | gui``.
+"""Command line: ``python -m convnet train | evaluate | predict | gui`` (or ``convnet ...``).
 
 Not on the main reading path: it is where the path is put to use. ``train`` is the whole
 MNIST recipe of the notebook this project descends from, written out step by step;
 ``examples/train_mnist.py`` runs it. Docs chapter: "Getting started".
+
+Where the files go: ``train`` writes each run into a folder of its own, ``runs/<name>/``
+(:func:`run_name`), unless ``--out`` names one; ``evaluate``, ``predict`` and ``gui`` use
+the newest model trained there (:func:`newest_model`) unless ``--model`` names one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 from convnet import __version__, callbacks, optimizers
 from convnet.nets import seed_net, small_net
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "run_name", "newest_model"]
 
 
 def peak_rss_mb() -> float:
@@ -108,6 +112,99 @@ def run_settings(args, stored=None) -> dict:
     return settings
 
 
+#: The folder that holds one folder per run, in the current folder.
+RUNS = Path("runs")
+
+#: How each option of ``train`` appears in the name of its run's folder when it is given
+#: with a value other than its default: its word, then the value. The network always
+#: leads the name; ``--epochs`` is not in it, since a resumed run raises it. A new option
+#: that changes what is trained belongs here, so that its runs get folders of their own.
+NAME_WORDS = {"optimizer": "", "lr": "lr", "batch_size": "batch", "seed": "seed", "shift": "shift",
+              "limit": "limit"}  # fmt: skip
+
+#: What a run writes into its folder, in the order the end of ``train`` lists them.
+RUN_FILES = {
+    "mnist.h5": "the trained model",
+    "checkpoint.h5": "the last epoch, for --resume",
+    "results.json": "test loss and accuracy, times, settings, machine",
+    "curves.png": "loss and accuracy per epoch",
+    "confusion.png": "the test confusion matrix",
+    "misclassified.png": "test digits the model got wrong",
+}
+
+
+def run_name(args) -> str:
+    """The name of the folder under ``runs/`` of a run with the options ``args``.
+
+    The network, then every option of :data:`NAME_WORDS` given with a value other than its
+    default. Different settings never share a folder, and the same options given again
+    (``--resume``) find the same one.
+
+    Examples
+    --------
+    >>> from argparse import Namespace
+    >>> given = Namespace(epochs=3, batch_size=None, lr=None, optimizer=None, seed=None,
+    ...                   limit=None, net=None, shift=None)
+    >>> run_name(given)
+    'seed'
+    >>> run_name(Namespace(**{**vars(given), "net": "small", "seed": 1, "limit": 5000}))
+    'small-seed1-limit5000'
+    >>> run_name(Namespace(**{**vars(given), "optimizer": "sgd", "lr": 0.01, "shift": 1}))
+    'seed-sgd-lr0.01'
+    """
+    parts = [args.net or RUN_DEFAULTS["net"]]
+    for key, word in NAME_WORDS.items():
+        given = getattr(args, key)
+        if given is not None and given != RUN_DEFAULTS[key]:
+            parts.append(f"{word}{given}")
+    return "-".join(parts)
+
+
+def newest_model(folder=".") -> Path | None:
+    """The model ``evaluate``, ``predict`` and ``gui`` use when no ``--model`` is given.
+
+    The ``mnist.h5`` of ``folder/runs/*/`` modified last, else ``folder/mnist.h5`` (where
+    runs went before they had folders of their own); None if there is neither.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> newest_model(folder) is None
+    True
+    >>> for name in ("seed", "small"):
+    ...     (folder / "runs" / name).mkdir(parents=True)
+    ...     (folder / "runs" / name / "mnist.h5").touch()
+    >>> os.utime(folder / "runs" / "seed" / "mnist.h5", (0, 0))     # trained long ago
+    >>> newest_model(folder).relative_to(folder).as_posix()
+    'runs/small/mnist.h5'
+    """
+    trained = list(Path(folder).glob(f"{RUNS}/*/mnist.h5"))
+    if trained:
+        return max(trained, key=lambda path: path.stat().st_mtime)
+    loose = Path(folder) / "mnist.h5"
+    return loose if loose.exists() else None
+
+
+def model_to_use(args, *, required: bool = True) -> Path:
+    """``--model`` if given, else the newest trained model, said on stderr; if there is none,
+    a FileNotFoundError that says how to train one (or, not ``required``, that message on
+    stderr and ``mnist.h5``, for the app to show its own)."""
+    if args.model is not None:
+        return Path(args.model)
+    found = newest_model()
+    if found is not None:
+        print(f"Model: {found} (the newest trained; --model picks another)", file=sys.stderr)
+        return found
+    message = (f"no trained model in {Path.cwd()} (no {RUNS}/*/mnist.h5, no mnist.h5); train "
+               "one with `python -m convnet train` (`--net small --epochs 3` takes seconds) "
+               "or give --model FILE")  # fmt: skip
+    if required:
+        raise FileNotFoundError(message)
+    print(f"note: {message}", file=sys.stderr)
+    return Path("mnist.h5")
+
+
 def shifts(max_shift: int):
     """The ``augment`` for ``fit`` that ``--shift`` asks for: None for 0, else random shifts
     of up to ``max_shift`` pixels (:func:`convnet.augment.random_shift`).
@@ -128,13 +225,14 @@ def train(args) -> int:
     from convnet import data, plots
     from convnet.io import load_checkpoint
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out is not None else RUNS / run_name(args)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     checkpoint_path = out / "checkpoint.h5"  # rewritten after every epoch
     if args.resume and not checkpoint_path.exists():
         raise FileNotFoundError(f"no {checkpoint_path} to resume; run without --resume to start "
-                                "training, or give the --out folder of the interrupted run")
+                                "training, or give the options (or the --out folder) of the "
+                                "interrupted run")  # fmt: skip
     checkpoint = load_checkpoint(checkpoint_path) if args.resume else None
     settings = run_settings(args, checkpoint.settings if checkpoint else None)
     augment = shifts(settings["shift"])
@@ -207,8 +305,10 @@ def train(args) -> int:
     plots.plot_misclassified(mnist.x_test, mnist.y_test, predicted, out / "misclassified.png",
                              probabilities=probabilities)  # fmt: skip
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"Saved {model_path} and curves.png, confusion.png, misclassified.png, results.json "
-          f"in {out}/")  # fmt: skip
+    print("Saved:")
+    width = max(len(str(out / name)) for name in RUN_FILES)
+    for name, what in RUN_FILES.items():
+        print(f"  {str(out / name):<{width}}  {what}")
     print(f"Wall time: {results['wall_seconds']:.0f} s on {results['machine']}")
     return 0
 
@@ -217,7 +317,7 @@ def evaluate(args) -> int:
     from convnet import data
     from convnet.io import load_model
 
-    model = load_model(args.model)
+    model = load_model(model_to_use(args))
     (_, _), (x_test, y_test) = data.load_mnist(args.data_dir)
     loss, acc = model.evaluate(data.to_images(x_test), y_test.astype(np.int64))
     print(f"Test loss: {loss:.4f}")
@@ -229,75 +329,151 @@ def predict(args) -> int:
     from convnet.io import load_model
     from convnet.preprocess import load_image, mnist_style
 
-    model = load_model(args.model, compile=False)
+    model = load_model(model_to_use(args), compile=False)
+    failed = 0
     for path in args.images:
-        x = mnist_style(load_image(path))[None, None]
+        # One file that cannot be read, or holds no digit, costs its own answer only.
+        try:
+            x = mnist_style(load_image(path))[None, None]
+        except (OSError, ValueError) as err:
+            # OSError: no such file, a folder; ValueError: not an image, or no ink in it.
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            named = reason if reason.startswith(f"{path}: ") else f"{path}: {reason}"
+            print(f"error: {named}", file=sys.stderr)
+            failed += 1
+            continue
         p = model.predict(x)[0]
         best = int(p.argmax())
         print(f"{path}: {best} ({p[best]:.1%})")
-    return 0
+    return 1 if failed else 0
 
 
 def gui(args) -> int:
     from convnet.gui import run
 
-    return run(args.model, state_file=args.state_file)
+    return run(model_to_use(args, required=False), state_file=args.state_file)
 
 
-def main(argv=None) -> int:
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with every option's default. The options of ``train`` that define a run
+    default to None in the parser, so that ``--resume`` can tell which were given: their
+    help shows the real default, from :data:`RUN_DEFAULTS`. An option whose default takes
+    words to say says it in its own help, "(default: ...)"."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text:
+            return text
+        if action.default is None and action.dest in RUN_DEFAULTS:
+            return f"{text} (default: {RUN_DEFAULTS[action.dest]})"
+        return super()._get_help_string(action)
+
+
+def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
+    """The parser of ``main``; ``prog`` names the program in usage messages (default: the
+    name it was started by). With ``command``, the parser of that one command alone, for a
+    script that forwards to it: its usage names ``prog`` alone
+    (``python examples/train_mnist.py [-h] ...``).
+
+    Examples
+    --------
+    >>> parser = build_parser("convnet")
+    >>> args = parser.parse_args(["train", "--epochs", "3"])
+    >>> args.epochs, args.lr, args.out                    # not given: None, see RUN_DEFAULTS
+    (3, None, None)
+    >>> parser.parse_args(["predict", "7.png"]).model is None   # the newest trained model
+    True
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, formatter_class=HelpFormatter,
+        description="Train a CNN written in NumPy and Numba on MNIST, test it, and name the "
+                    "digits in pictures.")  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command_parser(name, **kwargs):
+        own_prog = prog if name == command and prog else None  # None: "<prog> <name>"
+        return sub.add_parser(name, prog=own_prog, formatter_class=HelpFormatter, **kwargs)
+
+    model_help = ("model file (default: the newest runs/*/mnist.h5 under the current folder, "
+                  "else ./mnist.h5)")  # fmt: skip
+    data_help = ("folder with the four MNIST files (default: $CONVNET_DATA_DIR, else "
+                 "~/.cache/convnet/mnist, where they are downloaded if missing)")  # fmt: skip
+
+    t = command_parser("train", help="train the seed-net on MNIST and save mnist.h5",
+                       description="Train a CNN on MNIST and save it, its plots and its results "
+                                   "in a folder of its own.")  # fmt: skip
+    # Defaults in RUN_DEFAULTS: None here means "not given", so that --resume can tell.
+    t.add_argument("--epochs", type=int, help="epochs to reach in all")
+    t.add_argument("--batch-size", type=int, help="images per training step")
+    t.add_argument("--lr", type=float, help="learning rate")
+    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
+                   help="update rule")  # fmt: skip
+    t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling")
+    t.add_argument("--net", choices=sorted(NETS),
+                   help="seed: the notebook's CNN; small: a 6k-parameter CNN that trains in "
+                        "seconds (small_net)")  # fmt: skip
+    t.add_argument("--shift", type=int,
+                   help="move each training image by up to this many pixels each way, afresh "
+                        "every batch (0 trains on the images as they are)")  # fmt: skip
+    t.add_argument("--data-dir", default=None, help=data_help)
+    t.add_argument("--out", default=None,
+                   help="folder for mnist.h5, checkpoint.h5, plots and results.json (default: "
+                        "runs/NAME, NAME made of --net and the other options given, e.g. "
+                        "runs/seed or runs/small-seed1)")  # fmt: skip
+    t.add_argument("--limit", type=int, default=None,
+                   help="train on the first N images only (default: all)")  # fmt: skip
+    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
+                   help="0: quiet; 1: a progress bar per epoch on a terminal; 2: one line per "
+                        "epoch")  # fmt: skip
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run with these options (or in --out) from "
+                        "its checkpoint.h5")  # fmt: skip
+    t.set_defaults(run=train)
+
+    e = command_parser("evaluate", help="evaluate a saved model on the MNIST test set",
+                       description="Evaluate a saved model on the 10,000 MNIST test images.",
+                       )  # fmt: skip
+    e.add_argument("--model", default=None, help=model_help)
+    e.add_argument("--data-dir", default=None, help=data_help)
+    e.set_defaults(run=evaluate)
+
+    p = command_parser("predict", help="name the digit in image files",
+                       description="Name the digit in each image file (PNG, JPEG, ...): one "
+                                   "line per file; the exit status is 1 if any could not be "
+                                   "read or holds no digit.")  # fmt: skip
+    p.add_argument("images", nargs="+", help="image files, one digit each")
+    p.add_argument("--model", default=None, help=model_help)
+    p.set_defaults(run=predict)
+
+    g = command_parser("gui", help="a window to draw a digit in and see the model name it",
+                       description="A window to draw a digit in and see the model name it.",
+                       )  # fmt: skip
+    g.add_argument("--model", default=None, help=model_help)
+    g.add_argument("--state-file", default=None,
+                   help="write what the window shows as JSON after every change, for tests "
+                        "(default: none)")  # fmt: skip
+    g.set_defaults(run=gui)
+    return {"train": t, "evaluate": e, "predict": p, "gui": g}[command] if command else parser
+
+
+def main(argv=None, *, prog=None, command=None) -> int:
     """Run ``python -m convnet`` with the arguments ``argv`` (default: the command line's).
 
+    ``prog`` names the program in usage messages (default: the name it was started by, as
+    for the ``convnet`` command); a script that forwards to one command passes that
+    ``command`` and its own options only (see :func:`build_parser`).
+
     Returns the exit status: 0 on success, 2 when a file is missing or an argument is wrong
-    (the error is printed to stderr as one line that says what to do).
+    (the error is printed to stderr as one line that says what to do), 1 when training
+    diverged or some of the pictures given to ``predict`` could not be read.
 
     Examples
     --------
     >>> main(["evaluate", "--model", "no-such-model.h5"])
     2
     """
-    parser = argparse.ArgumentParser(prog="python -m convnet", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train the seed-net on MNIST and save mnist.h5")
-    # Defaults in RUN_DEFAULTS: None here means "not given", so that --resume can tell.
-    t.add_argument("--epochs", type=int, help="epochs to reach in all (default 12)")
-    t.add_argument("--batch-size", type=int, help="default 128")
-    t.add_argument("--lr", type=float, help="learning rate (default 0.001)")
-    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
-                   help="default adam")  # fmt: skip
-    t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling (default 0)")
-    t.add_argument("--net", choices=sorted(NETS),
-                   help="seed: the notebook's CNN (default); small: a 6k-parameter CNN that "
-                        "trains in seconds (small_net)")  # fmt: skip
-    t.add_argument("--shift", type=int,
-                   help="move each training image by up to this many pixels each way, afresh "
-                        "every batch (default 1; 0 trains on the images as they are)")  # fmt: skip
-    t.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
-    t.add_argument("--out", default=".", help="folder for mnist.h5, plots and results.json")
-    t.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
-    t.add_argument("--resume", action="store_true",
-                   help="continue the interrupted run in --out from its checkpoint.h5")  # fmt: skip
-    t.set_defaults(run=train)
-
-    e = sub.add_parser("evaluate", help="evaluate a saved model on the MNIST test set")
-    e.add_argument("--model", default="mnist.h5")
-    e.add_argument("--data-dir", default=None)
-    e.set_defaults(run=evaluate)
-
-    p = sub.add_parser("predict", help="name the digit in PNG files")
-    p.add_argument("images", nargs="+")
-    p.add_argument("--model", default="mnist.h5")
-    p.set_defaults(run=predict)
-
-    g = sub.add_parser("gui", help="a window to draw a digit in and see the model name it")
-    g.add_argument("--model", default="mnist.h5", help="model file (default mnist.h5)")
-    g.add_argument("--state-file", default=None,
-                   help="write what the window shows as JSON after every change (for tests)",
-                   )  # fmt: skip
-    g.set_defaults(run=gui)
-
-    args = parser.parse_args(argv)
+    args = build_parser(prog, command=command).parse_args(argv)
     try:
         return args.run(args)
     except (FileNotFoundError, ValueError) as err:

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from convnet.idx import DataError, parse_idx, read_payload
+from convnet.progress import tqdm
 
 __all__ = [
     "DataError",

@@ -39,8 +39,26 @@ __all__ = [
 def load_image(path) -> np.ndarray:
     """Read an image file as grey levels in [0, 1], shape (H, W).
 
-    Colour is converted to grey (ITU-R 601 luma, PIL's "L"); transparent pixels count as
-    paper, of the grey level most of the picture has.
+    Colour is converted to grey (ITU-R 601 luma, PIL's "L"). 16-bit pictures (PIL's modes
+    "I;16" and "I", how 16-bit PNGs open) are scaled from their own range, 0 to 65535, not
+    clipped to 8 bits. Transparent pixels are paper: the picture is laid on a sheet that
+    contrasts with what is visible, white under dark ink (the usual drawing exported on a
+    transparent background, whose hidden pixels are often black), black under light ink.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    ndarray, shape (H, W), float32 in [0, 1]
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        The file is empty, damaged or truncated, or not in an image format Pillow reads.
 
     Examples
     --------
@@ -52,14 +70,36 @@ def load_image(path) -> np.ndarray:
     >>> load_image(path)
     array([[1., 1., 1.],
            [1., 1., 1.]], dtype=float32)
+    >>> sheet = Image.new("LA", (3, 2), (0, 0))                    # transparent black...
+    >>> sheet.putpixel((1, 0), (0, 255))                           # ...and one opaque black dot
+    >>> sheet.save(path)
+    >>> load_image(path)
+    array([[1., 0., 1.],
+           [1., 1., 1.]], dtype=float32)
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as img:
-        img = img.convert("LA")  # grey + alpha: transparent pixels count as background
-        grey, alpha = (np.asarray(c, dtype=np.float32) / 255 for c in img.split())
-    background = 1.0 if np.median(grey) > 0.5 else 0.0
-    return grey * alpha + background * (1 - alpha)
+    try:
+        img = Image.open(path)
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image (an empty or damaged file, or a format "
+                         "Pillow cannot read)") from None  # fmt: skip
+    try:
+        with img:
+            if img.mode.startswith("I;16") or img.mode == "I":
+                return np.clip(np.asarray(img, dtype=np.float32) / 65535, 0.0, 1.0)
+            # Through RGBA, so that every way of storing transparency (an alpha channel, a
+            # palette's transparent entry, PNG's transparent colour) ends up in one channel.
+            grey, alpha = (np.asarray(c, dtype=np.float32) / 255
+                           for c in img.convert("RGBA").convert("LA").split())  # fmt: skip
+    except OSError as err:  # the pixels are read only now: a truncated file fails here
+        raise ValueError(f"{path}: a damaged image ({err})") from None
+    if alpha.min() == 1.0:
+        return grey
+    # What shows (weighted by its opacity) is the ink: the sheet under it is its opposite.
+    visible = float((grey * alpha).sum() / alpha.sum()) if alpha.sum() > 0 else 0.0
+    paper = 1.0 if visible < 0.5 else 0.0
+    return grey * alpha + paper * (1 - alpha)
 
 
 def ink_on_black(image) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Draw a digit with the mouse and watch the trained model name it.
 
-    python examples/gui.py                    # uses mnist.h5 (python examples/train_mnist.py)
-    python examples/gui.py --model runs/mnist.h5
+    python examples/gui.py                    # the newest runs/*/mnist.h5 (examples/train_mnist.py)
+    python examples/gui.py --model runs/small/mnist.h5
 
 The window shows the predicted digit and its confidence, a bar for each class, and the
 28x28 image the model received: the strokes after MNIST-style preprocessing
@@ -14,4 +14,4 @@ import sys
 from convnet.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["gui", *sys.argv[1:]]))
+    sys.exit(main(prog=f"python {sys.argv[0]}", command="gui"))

@@ -1,6 +1,6 @@
 """What each step of MNIST-style preprocessing is worth, measured on redrawn test digits.
 
-    python examples/preprocessing_accuracy.py --model mnist.h5 --count 2000
+    python examples/preprocessing_accuracy.py --model runs/small/mnist.h5 --count 2000
 
 MNIST test digits are redrawn as a person draws in the app (``convnet.preprocess.redraw``:
 dark ink on a white 280x280 page, the digit 120-220 px tall at a random place) and brought
@@ -14,6 +14,7 @@ import argparse
 
 import numpy as np
 
+from convnet.cli import newest_model
 from convnet.data import load_mnist, to_images
 from convnet.io import load_model
 from convnet.preprocess import (
@@ -53,13 +54,15 @@ WAYS = [
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="mnist.h5")
+    newest = "the newest runs/*/mnist.h5, else mnist.h5"
+    parser.add_argument("--model", default=None, help=f"model file (default: {newest})")
     parser.add_argument("--count", type=int, default=2000, help="test digits to redraw")
     parser.add_argument("--seed", type=int, default=0, help="seeds sizes and places")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
 
-    model = load_model(args.model, compile=False)
+    path = args.model or newest_model() or "mnist.h5"
+    model = load_model(path, compile=False)
     (_, _), (x_test, y_test) = load_mnist(args.data_dir)
     x, y = x_test[: args.count], y_test[: args.count]
     rng = np.random.default_rng(args.seed)
@@ -68,7 +71,7 @@ def main(argv=None):
     def accuracy(images):
         return float((model.predict(images).argmax(axis=1) == y).mean())
 
-    print(f"{args.count:,} MNIST test digits, model {args.model}\n")
+    print(f"{args.count:,} MNIST test digits, model {path}\n")
     print("| input | accuracy |\n|---|---:|")
     print(f"| the test digits as they are | {accuracy(to_images(x)):.1%} |")
     for name, way in WAYS:

@@ -4,7 +4,7 @@ project descends from, plus random shifts of the training images by up to one pi
     python examples/train_mnist.py                 # 12 epochs, Adam 1e-3, batch 128, --shift 1
     python examples/train_mnist.py --shift 0       # the notebook's recipe exactly: no shifts
     python examples/train_mnist.py --limit 5000 --epochs 2     # a quick look
-    python examples/train_mnist.py --resume        # continue an interrupted run in --out
+    python examples/train_mnist.py --resume        # continue the interrupted run in runs/seed/
     python examples/train_mnist.py --net small --epochs 3   # a 6k-parameter CNN, ~7 s
 
 Steps (each is a few lines of ``convnet.cli.train``, worth reading):
@@ -18,7 +18,9 @@ Steps (each is a few lines of ``convnet.cli.train``, worth reading):
    ``convnet.augment``);
 4. evaluate once on the 10,000 test images and print ``Test loss`` / ``Test accuracy``;
 5. save ``mnist.h5`` (Keras's HDF5 layout: ``keras.models.load_model`` opens it) and PNG
-   plots (learning curves, confusion matrix, misclassified digits) into --out.
+   plots (learning curves, confusion matrix, misclassified digits) into the run's folder,
+   ``runs/seed/`` (named after --net and the other options given; --out picks another),
+   and list where each file went.
 
 The same run is ``python -m convnet train``.
 """
@@ -28,4 +30,4 @@ import sys
 from convnet.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.exit(main(prog=f"python {sys.argv[0]}", command="train"))

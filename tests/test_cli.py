@@ -85,6 +85,34 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(trained, tmp_path
     assert "--shift must be 0 (no shifts) or more, got -1" in capsys.readouterr().err
 
 
+def test_train_writes_into_a_run_folder_that_resume_and_evaluate_find(tmp_path, monkeypatch,
+                                                                      capsys):  # fmt: skip
+    from pathlib import Path
+
+    from convnet.cli import RUN_FILES
+    from convnet.io import load_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    options = ["--net", "small", "--limit", "2000", "--verbose", "0"]
+    assert main(["train", *options, "--epochs", "1"]) == 0
+    run = Path("runs", "small-limit2000")
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]  # nothing else in the folder
+    assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES)
+    printed = capsys.readouterr().out
+    for name in RUN_FILES:  # the end of the run says where each file went
+        assert f"  {run / name} " in printed, name
+    # The same options with --resume find the folder again.
+    assert main(["train", *options, "--epochs", "2", "--resume"]) == 0
+    assert load_checkpoint(run / "checkpoint.h5").epoch == 2
+    capsys.readouterr()
+    # Without --model, evaluate takes the newest trained model, and says which.
+    assert main(["evaluate"]) == 0
+    out, err = capsys.readouterr()
+    assert f"Model: {run / 'mnist.h5'} (the newest trained" in err
+    results = json.loads((run / "results.json").read_text())
+    assert f"Test accuracy: {results['test_accuracy']:.4f}" in out
+
+
 def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "none.h5")]) == 2
     assert "train_mnist.py" in capsys.readouterr().err

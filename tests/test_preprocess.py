@@ -4,12 +4,14 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from convnet.preprocess import (
     centre_of_mass_shift,
     fit_in_box,
     ink_box,
     ink_on_black,
+    load_image,
     mnist_style,
     plain_resize,
     redraw,
@@ -147,6 +149,86 @@ def test_redrawn_digits_are_recognised_as_well_as_clean_ones(digit_model):
     assert clean > 0.95  # the model is good enough for the comparison to mean something
     assert abs(clean - preprocessed) <= 0.015
     assert naive < 0.5 and inverted < 0.5
+
+
+def drawn_seven():
+    """A page with a 7 drawn dark on light, with grey anti-aliased edges, as uint8."""
+    digit = np.zeros((28, 28), np.uint8)
+    digit[5:8, 8:21] = 255  # the bar
+    for row in range(8, 24):  # the stem, leaning left as it goes down
+        digit[row, 19 - (row - 8) // 2 : 21 - (row - 8) // 2] = 255
+    return np.round(redraw(digit, np.random.default_rng(3), canvas=120, smallest=60,
+                           largest=90) * 255).astype(np.uint8)  # fmt: skip
+
+
+def test_a_16_bit_picture_reads_as_its_8_bit_twin(tmp_path):
+    page = drawn_seven()
+    Image.fromarray(page).save(tmp_path / "8.png")
+    Image.fromarray(page.astype(np.uint16) * 257).save(tmp_path / "16.png")  # 255 -> 65535
+    with Image.open(tmp_path / "16.png") as img:
+        assert img.mode == "I;16"  # a true 16-bit file, not quietly saved as 8 bits
+    eight, sixteen = load_image(tmp_path / "8.png"), load_image(tmp_path / "16.png")
+    assert sixteen.dtype == np.float32
+    np.testing.assert_allclose(sixteen, eight, atol=1e-6)
+    np.testing.assert_allclose(mnist_style(sixteen), mnist_style(eight), atol=1e-5)
+    # The same picture in mode "I" (how older Pillows open 16-bit PNGs) is read the same.
+    Image.fromarray(page.astype(np.int32) * 257).save(tmp_path / "I.tif")
+    with Image.open(tmp_path / "I.tif") as img:
+        assert img.mode == "I"
+    np.testing.assert_allclose(load_image(tmp_path / "I.tif"), eight, atol=1e-6)
+
+
+def test_a_dark_16_bit_picture_is_not_stretched_to_8_bits(tmp_path):
+    levels = np.zeros((20, 20), np.uint16)
+    levels[5:15, 9:11] = 600  # under 1% of the 16-bit range: near black to the eye
+    Image.fromarray(levels).save(tmp_path / "dark.png")
+    grey = load_image(tmp_path / "dark.png")
+    assert float(grey.max()) == pytest.approx(600 / 65535) and float(grey.min()) == 0.0
+
+
+def test_a_near_black_16_bit_picture_is_not_read_as_white_paper_with_a_digit(tmp_path):
+    # Clipped to 8 bits, the near-black sheet (level 1500 of 65535) became white paper and
+    # the strokes at 0 a crisp black digit, answered with confidence. Read as it is, the
+    # picture is dark all over, and nothing on it is lighter than its sheet.
+    levels = np.full((60, 60), 1500, np.uint16)
+    levels[10:50, 27:33] = 0
+    Image.fromarray(levels).save(tmp_path / "near-black.png")
+    grey = load_image(tmp_path / "near-black.png")
+    assert float(grey.max()) == pytest.approx(1500 / 65535)
+    with pytest.raises(ValueError, match="no ink"):
+        mnist_style(grey)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+@pytest.mark.parametrize("hidden", [0, 255], ids=["transparent-black", "transparent-white"])
+def test_black_ink_on_a_transparent_sheet_is_laid_on_white_paper(tmp_path, mode, hidden):
+    page = drawn_seven()  # 255 paper, 0 ink
+    ink = 255 - page  # how opaque each pixel is: the ink, not the paper
+    colour = np.where(ink > 0, 0, hidden).astype(np.uint8)  # black where visible
+    channels = [colour] * (3 if mode == "RGBA" else 1) + [ink]
+    Image.fromarray(np.stack(channels, axis=-1), mode).save(tmp_path / "sheet.png")
+    # The opaque version: the same ink, laid on white by hand.
+    expected = 1.0 - ink.astype(np.float32) / 255
+    np.testing.assert_allclose(load_image(tmp_path / "sheet.png"), expected, atol=1e-6)
+    assert ink_box(mnist_style(load_image(tmp_path / "sheet.png"))) is not None
+
+
+def test_white_ink_on_a_transparent_sheet_is_laid_on_black_paper(tmp_path):
+    ink = 255 - drawn_seven()
+    rgba = np.stack([np.full_like(ink, 255)] * 3 + [ink], axis=-1)  # white, opaque only as ink
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "sheet.png")
+    np.testing.assert_allclose(load_image(tmp_path / "sheet.png"), ink / 255, atol=1e-6)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a picture\n", None], ids=["empty", "text", "cut"])
+def test_a_file_that_is_not_a_readable_image_is_a_value_error_naming_it(tmp_path, content):
+    path = tmp_path / "digit.png"
+    if content is None:  # a real PNG, cut in half
+        Image.fromarray(drawn_seven()).save(path)
+        content = path.read_bytes()[: path.stat().st_size // 2]
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"{path}: .*(not an image|damaged)"):
+        load_image(path)
 
 
 def test_redraw_puts_the_digit_big_and_dark_somewhere_on_white_paper():
