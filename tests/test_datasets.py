@@ -12,6 +12,7 @@ in test_data.py; no test touches the network.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from pathlib import Path
@@ -59,6 +60,9 @@ needs_fashion = pytest.mark.skipif(
     not _holds_the_files(REAL_FASHION_DIR),
     reason="Fashion-MNIST not installed: `apt install dataset-fashion-mnist` (CI does), or set "
     "CONVNET_FASHION_MNIST_DIR to a folder with its four files",
+)
+needs_mnist = pytest.mark.skipif(
+    not _holds_the_files(REAL_MNIST_DIR), reason="CONVNET_DATA_DIR is not set to MNIST's folder"
 )
 needs_both = pytest.mark.skipif(
     not (_holds_the_files(REAL_FASHION_DIR) and _holds_the_files(REAL_MNIST_DIR)),
@@ -206,6 +210,14 @@ def test_a_file_given_as_the_folder_is_named_as_a_file(cache_root, fake, monkeyp
     monkeypatch.setenv(get_dataset(name).env, str(file))
     with pytest.raises(DatasetNotFoundError, match=f"\\(\\${get_dataset(name).env}\\) is a file"):
         find_data(name)
+
+
+def test_the_command_line_says_a_file_is_not_a_folder(tmp_path, cache_root, fake, capsys):
+    from convnet.cli import main
+
+    file = fake.mnist.folder / TEST_LABELS
+    assert main(["train", "--data-dir", str(file), "--out", str(tmp_path / "run")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
@@ -432,3 +444,53 @@ def test_real_datasets_cached_side_by_side(tmp_path, monkeypatch):
     for name in ("mnist", "fashion_mnist"):  # still there, each in its own folder
         for file, path in find_data(name).items():
             assert payload_sha256(path) == get_dataset(name).sha256[file]
+
+
+@needs_fashion
+def test_train_on_fashion_mnist_from_the_command_line(tmp_path, capsys):
+    from convnet.cli import main
+    from convnet.drawing import Drawing, Recogniser
+    from convnet.io import load_model
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "fashion_mnist", "--data-dir", REAL_FASHION_DIR,
+                 "--limit", "500", "--epochs", "1", "--net", "small", "--out", str(out),
+                 "--verbose", "0"]) == 0  # fmt: skip
+    assert "Fashion-MNIST: 500 training, 12,000 validation" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"] == "fashion_mnist" and results["class_names"] == FASHION_CLASSES
+    assert results["train_images"] == 500 and 0.1 < results["test_accuracy"] <= 1
+    for name in ("confusion.png", "misclassified.png"):
+        assert (out / name).stat().st_size > 0
+    # The model knows its classes, and so do evaluate, predict and the drawing app.
+    model = load_model(out / "mnist.h5")
+    assert model.class_names == FASHION_CLASSES
+    assert load_model(out / "checkpoint.h5").class_names == FASHION_CLASSES
+    assert main(["evaluate", "--dataset", "fashion_mnist", "--data-dir", REAL_FASHION_DIR,
+                 "--model", str(out / "mnist.h5")]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    assert f"Test accuracy: {results['test_accuracy']:.4f}" in captured.out
+    assert "warning" not in captured.err
+    recogniser = Recogniser(out / "mnist.h5")
+    assert recogniser.problem is None and recogniser.class_names == FASHION_CLASSES
+    drawing = Drawing()
+    drawing.pen_down(60, 60)
+    drawing.pen_to(220, 220)
+    assert recogniser.recognise(drawing.raster()).answer in FASHION_CLASSES
+    # Resuming with another dataset is refused: the checkpoint's run was Fashion-MNIST.
+    assert main(["train", "--resume", "--dataset", "mnist", "--out", str(out)]) == 2
+    assert "the checkpoint's run used --dataset fashion_mnist" in capsys.readouterr().err
+
+
+@needs_mnist
+def test_evaluate_warns_when_the_classes_differ(tmp_path, capsys):
+    from convnet.cli import main
+    from convnet.nets import small_net
+
+    model = small_net(seed=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.class_names = FASHION_CLASSES
+    model.save(tmp_path / "fashion.h5")
+    assert main(["evaluate", "--model", str(tmp_path / "fashion.h5")]) == 0  # MNIST's test set
+    err = capsys.readouterr().err
+    assert "names its classes T-shirt/top, Trouser" in err and "--dataset" in err
