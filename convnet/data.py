@@ -374,7 +374,9 @@ def _not_found_message(dataset, missing, dirs, download_note):
         "Looked in, in this order:",
     ]
     for folder, origin in dirs:
-        state = "" if folder.is_dir() else ", a file" if folder.exists() else ", does not exist"
+        state = "" if folder.is_dir() else ", does not exist"
+        if folder.is_file():
+            state = ", a file, not a folder"
         lines.append(f"  - {folder} ({origin}{state})")
     lines += download_note
     source = f" (e.g. from {dataset.mirrors[0]})" if dataset.mirrors else ""
