@@ -16,7 +16,8 @@ Read the package in this order (each module's docstring says where it sits):
     ``nets``        the notebook's CNN (``seed_net``) and a small one, built with ``Sequential``
 12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress
 13. ``idx``         IDX files, the format MNIST comes in: read and write them
-    ``data``        MNIST: find the files, the verified download, the notebook's split
+    ``data``        datasets (MNIST, Fashion-MNIST): find the files, the verified download,
+                    the notebook's split
 14. ``keras_config`` Keras's JSON description of a model, to and from convnet layers
     ``keras_h5``    the ``mnist.h5`` file in Keras's HDF5 layout: save a model, read weights into it
     ``io``          ``load_model``, ``load_checkpoint``: a new model from a file, to use or resume

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from convnet import __version__, callbacks, optimizers
+from convnet.data import DATASETS
 from convnet.nets import seed_net, small_net
 
 __all__ = ["main", "build_parser", "run_name", "newest_model"]
@@ -69,7 +70,7 @@ def machine_description() -> str:
 #: The options of ``train`` that define a run, with their defaults. A resumed run keeps the
 #: values stored in its checkpoint; only ``epochs`` (the total to reach) may change.
 RUN_DEFAULTS = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "seed": 0,
-                "limit": None, "net": "seed", "shift": 1}  # fmt: skip
+                "limit": None, "net": "seed", "shift": 1, "dataset": "mnist"}  # fmt: skip
 
 #: What a checkpoint written before an option existed did: runs before ``--shift`` were not
 #: shifted.
@@ -87,7 +88,7 @@ def run_settings(args, stored=None) -> dict:
     --------
     >>> from argparse import Namespace
     >>> given = Namespace(epochs=None, batch_size=64, lr=None, optimizer=None, seed=None,
-    ...                   limit=None, net=None, shift=None)
+    ...                   limit=None, net=None, shift=None, dataset=None)
     >>> run_settings(given)["batch_size"], run_settings(given)["lr"]
     (64, 0.001)
     >>> run_settings(given, stored={"batch_size": 64})["shift"]  # a run from before --shift
@@ -119,8 +120,8 @@ RUNS = Path("runs")
 #: with a value other than its default: its word, then the value. The network always
 #: leads the name; ``--epochs`` is not in it, since a resumed run raises it. A new option
 #: that changes what is trained belongs here, so that its runs get folders of their own.
-NAME_WORDS = {"optimizer": "", "lr": "lr", "batch_size": "batch", "seed": "seed", "shift": "shift",
-              "limit": "limit"}  # fmt: skip
+NAME_WORDS = {"dataset": "", "optimizer": "", "lr": "lr", "batch_size": "batch", "seed": "seed",
+              "shift": "shift", "limit": "limit"}  # fmt: skip
 
 #: What a run writes into its folder, in the order the end of ``train`` lists them.
 RUN_FILES = {
@@ -144,13 +145,15 @@ def run_name(args) -> str:
     --------
     >>> from argparse import Namespace
     >>> given = Namespace(epochs=3, batch_size=None, lr=None, optimizer=None, seed=None,
-    ...                   limit=None, net=None, shift=None)
+    ...                   limit=None, net=None, shift=None, dataset=None)
     >>> run_name(given)
     'seed'
     >>> run_name(Namespace(**{**vars(given), "net": "small", "seed": 1, "limit": 5000}))
     'small-seed1-limit5000'
     >>> run_name(Namespace(**{**vars(given), "optimizer": "sgd", "lr": 0.01, "shift": 1}))
     'seed-sgd-lr0.01'
+    >>> run_name(Namespace(**{**vars(given), "dataset": "fashion_mnist"}))
+    'seed-fashion_mnist'
     """
     parts = [args.net or RUN_DEFAULTS["net"]]
     for key, word in NAME_WORDS.items():
@@ -238,12 +241,13 @@ def train(args) -> int:
     augment = shifts(settings["shift"])
 
     # 1. Data: the notebook's stratified 48,000 / 12,000 split; the test set waits until the end.
-    mnist = data.load_mnist_split(args.data_dir)
-    x_train, y_train = mnist.x_train, mnist.y_train
+    dataset = data.get_dataset(settings["dataset"])
+    split = data.load_split(dataset.name, args.data_dir)
+    x_train, y_train = split.x_train, split.y_train
     if settings["limit"]:
         x_train, y_train = x_train[: settings["limit"]], y_train[: settings["limit"]]
-    print(f"MNIST: {len(x_train):,} training, {len(mnist.x_val):,} validation, "
-          f"{len(mnist.x_test):,} test images")  # fmt: skip
+    print(f"{dataset.title}: {len(x_train):,} training, {len(split.x_val):,} validation, "
+          f"{len(split.x_test):,} test images")  # fmt: skip
 
     # 2. Model: a new one, or the interrupted one with its optimizer state and dropout
     #    generators, to continue after its last complete epoch.
@@ -254,6 +258,7 @@ def train(args) -> int:
         model = NETS[settings["net"]](seed=settings["seed"])
         model.compile(optimizer=optimizers.get(settings["optimizer"], learning_rate=settings["lr"]),
                       loss="sparse_categorical_crossentropy")  # fmt: skip
+        model.class_names = dataset.class_names  # saved with it, for predict and the app
         initial_epoch, earlier = 0, {}
     else:
         model, initial_epoch, earlier = checkpoint.model, checkpoint.epoch, checkpoint.history
@@ -264,7 +269,7 @@ def train(args) -> int:
     saver = callbacks.TrainingCheckpoint(checkpoint_path, history=earlier, settings=settings)
     history = model.fit(
         x_train, y_train, epochs=settings["epochs"], initial_epoch=initial_epoch,
-        batch_size=settings["batch_size"], validation_data=(mnist.x_val, mnist.y_val),
+        batch_size=settings["batch_size"], validation_data=(split.x_val, split.y_val),
         seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver],
         verbose=args.verbose, augment=augment,
     )  # fmt: skip
@@ -276,7 +281,7 @@ def train(args) -> int:
     history = saver.history  # the whole run's, earlier epochs included
 
     # 4. The one and only look at the test set.
-    test_loss, test_acc = model.evaluate(mnist.x_test, mnist.y_test)
+    test_loss, test_acc = model.evaluate(split.x_test, split.y_test)
     print(f"Test loss: {test_loss:.4f}")
     print(f"Test accuracy: {test_acc:.4f}")
 
@@ -288,6 +293,7 @@ def train(args) -> int:
         "epochs": len(history.get("loss", [])), "batch_size": settings["batch_size"],
         "optimizer": settings["optimizer"], "learning_rate": settings["lr"],
         "seed": settings["seed"], "net": settings["net"], "shift": settings["shift"],
+        "dataset": dataset.name, "class_names": list(dataset.class_names),
         "train_images": len(x_train),
         "machine": machine_description(), "convnet_version": __version__,
         "peak_rss_mb": round(peak_rss_mb()),
@@ -298,12 +304,13 @@ def train(args) -> int:
     model.save(model_path, metadata={**results, "history": history,
                                      "split": "sklearn train_test_split(test_size=0.2, "
                                               "random_state=42, stratify=y)"})  # fmt: skip
-    probabilities = model.predict(mnist.x_test)
+    probabilities = model.predict(split.x_test)
     predicted = probabilities.argmax(axis=1)
     plots.plot_history(history, out / "curves.png")
-    plots.plot_confusion(mnist.y_test, predicted, out / "confusion.png")
-    plots.plot_misclassified(mnist.x_test, mnist.y_test, predicted, out / "misclassified.png",
-                             probabilities=probabilities)  # fmt: skip
+    names = dataset.class_names
+    plots.plot_confusion(split.y_test, predicted, out / "confusion.png", class_names=names)
+    plots.plot_misclassified(split.x_test, split.y_test, predicted, out / "misclassified.png",
+                             probabilities=probabilities, class_names=names)  # fmt: skip
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print("Saved:")
     width = max(len(str(out / name)) for name in RUN_FILES)
@@ -317,8 +324,14 @@ def evaluate(args) -> int:
     from convnet import data
     from convnet.io import load_model
 
-    model = load_model(model_to_use(args))
-    (_, _), (x_test, y_test) = data.load_mnist(args.data_dir)
+    dataset = data.get_dataset(args.dataset)
+    model_path = model_to_use(args)
+    model = load_model(model_path)
+    if model.class_names != list(dataset.class_names):
+        print(f"warning: {model_path} names its classes {', '.join(model.class_names)}; "
+              f"{dataset.title}'s are {', '.join(dataset.class_names)}. Was the model trained "
+              "on another dataset? --dataset chooses the test set.", file=sys.stderr)  # fmt: skip
+    (_, _), (x_test, y_test) = data.load_data(dataset.name, args.data_dir)
     loss, acc = model.evaluate(data.to_images(x_test), y_test.astype(np.int64))
     print(f"Test loss: {loss:.4f}")
     print(f"Test accuracy: {acc:.4f}")
@@ -344,7 +357,7 @@ def predict(args) -> int:
             continue
         p = model.predict(x)[0]
         best = int(p.argmax())
-        print(f"{path}: {best} ({p[best]:.1%})")
+        print(f"{path}: {model.class_names[best]} ({p[best]:.1%})")
     return 1 if failed else 0
 
 
@@ -397,12 +410,13 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
 
     model_help = ("model file (default: the newest runs/*/mnist.h5 under the current folder, "
                   "else ./mnist.h5)")  # fmt: skip
-    data_help = ("folder with the four MNIST files (default: $CONVNET_DATA_DIR, else "
-                 "~/.cache/convnet/mnist, where they are downloaded if missing)")  # fmt: skip
+    data_help = ("folder with the dataset's four IDX files (default: the dataset's variable, "
+                 "$CONVNET_DATA_DIR for MNIST, else ~/.cache/convnet/NAME, where they are "
+                 "downloaded if missing)")  # fmt: skip
 
-    t = command_parser("train", help="train the seed-net on MNIST and save mnist.h5",
-                       description="Train a CNN on MNIST and save it, its plots and its results "
-                                   "in a folder of its own.")  # fmt: skip
+    t = command_parser("train", help="train a CNN on MNIST (or --dataset) and save mnist.h5",
+                       description="Train a CNN on MNIST (or another dataset) and save it, its "
+                                   "plots and its results in a folder of its own.")  # fmt: skip
     # Defaults in RUN_DEFAULTS: None here means "not given", so that --resume can tell.
     t.add_argument("--epochs", type=int, help="epochs to reach in all")
     t.add_argument("--batch-size", type=int, help="images per training step")
@@ -416,6 +430,7 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
     t.add_argument("--shift", type=int,
                    help="move each training image by up to this many pixels each way, afresh "
                         "every batch (0 trains on the images as they are)")  # fmt: skip
+    t.add_argument("--dataset", choices=sorted(DATASETS), help="the dataset to train on")
     t.add_argument("--data-dir", default=None, help=data_help)
     t.add_argument("--out", default=None,
                    help="folder for mnist.h5, checkpoint.h5, plots and results.json (default: "
@@ -431,10 +446,12 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
                         "its checkpoint.h5")  # fmt: skip
     t.set_defaults(run=train)
 
-    e = command_parser("evaluate", help="evaluate a saved model on the MNIST test set",
-                       description="Evaluate a saved model on the 10,000 MNIST test images.",
-                       )  # fmt: skip
+    e = command_parser("evaluate", help="evaluate a saved model on a dataset's test set",
+                       description="Evaluate a saved model on the 10,000 test images of MNIST "
+                                   "or another dataset.")  # fmt: skip
     e.add_argument("--model", default=None, help=model_help)
+    e.add_argument("--dataset", default="mnist", choices=sorted(DATASETS),
+                   help="whose test set to evaluate on")  # fmt: skip
     e.add_argument("--data-dir", default=None, help=data_help)
     e.set_defaults(run=evaluate)
 

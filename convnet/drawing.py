@@ -9,8 +9,10 @@ drive it without a display. Docs chapter: "Draw a digit" (``docs/gui.md``).
   screen, so HiDPI scaling, Wayland or a window half off the screen change nothing.
 * :class:`Recogniser` loads the model once, checks that it takes 28x28 grey images and
   names ten classes, and turns a raster into a :class:`Recognition`: the texts and numbers
-  the window shows. An empty canvas gets "draw a digit"; a missing or unusable model file
-  gets a message with the command that trains one.
+  the window shows, with the class names stored in the model file (the digits for an MNIST
+  model or a Keras file, "T-shirt/top", "Trouser", ... for a Fashion-MNIST one). An empty
+  canvas gets "draw a digit"; a missing or unusable model file gets a message with the
+  command that trains one.
 """
 
 from __future__ import annotations
@@ -107,10 +109,12 @@ class Recognition:
     Attributes
     ----------
     answer : str
-        The predicted digit, or "" when there is none to show.
+        The predicted class's name (the digit, for an MNIST model), or "" when there is none
+        to show.
     status : str
         The confidence ("98.5% sure"), :data:`DRAW_A_DIGIT`, or what is wrong with the model.
     digit : int or None
+        The predicted class's number.
     probabilities : ndarray, shape (10,), or None
         The model's probability for each class, for the ten bars.
     model_input : ndarray, shape (28, 28), or None
@@ -128,7 +132,7 @@ class Recognition:
 
 
 class Recogniser:
-    """A model file, loaded and checked once, that names the digit in a raster.
+    """A model file, loaded and checked once, that names the class of a drawing in a raster.
 
     Parameters
     ----------
@@ -136,6 +140,8 @@ class Recogniser:
         A model file (``mnist.h5``) that takes ``(N, 1, 28, 28)`` images and ends in a
         softmax over 10 classes. If it is missing or unusable, :attr:`problem` says why and
         how to get one, and every recognition shows that message instead of a guess.
+        :attr:`class_names` are the model's (:attr:`convnet.model.Sequential.class_names`),
+        or the ten digits when there is no model.
     min_extent : float
         Ink whose bounding box is smaller than this fraction of the canvas on both sides (a
         click, a speck) counts as an empty canvas.
@@ -147,14 +153,18 @@ class Recogniser:
     'no model file at no-such-model.h5; train one with `python examples/train_mnist.py`'
     >>> r.recognise(Drawing().raster()).status
     'no model file at no-such-model.h5; train one with `python examples/train_mnist.py`'
+    >>> r.class_names[:3]
+    ['0', '1', '2']
     """
 
     def __init__(self, model_path, *, min_extent: float = 0.15):
         self.model_path = Path(model_path)
         self.min_extent = min_extent
         self.model, self.problem = None, None
+        self.class_names = [str(digit) for digit in range(10)]
         try:
             self.model = self._load(self.model_path)
+            self.class_names = self.model.class_names
         except (OSError, ValueError) as err:
             self.problem = str(err)
             if TRAIN_COMMAND not in self.problem:  # damaged, or not a model convnet can read
@@ -165,7 +175,7 @@ class Recogniser:
         from convnet.io import load_model
 
         model = load_model(path, compile=False)
-        wanted = f"this app needs one that takes (1, 28, 28) images and names 10 digits; " \
+        wanted = f"this app needs one that takes (1, 28, 28) images and names 10 classes; " \
                  f"train one with `{TRAIN_COMMAND}`"  # fmt: skip
         if tuple(model.input_shape) != (1, 28, 28) or tuple(model.output_shape) != (10,):
             raise ValueError(f"{path}: the model takes {tuple(model.input_shape)} inputs and "
@@ -188,7 +198,7 @@ class Recogniser:
         return max(bottom - top + 1, right - left + 1) < limit
 
     def recognise(self, raster) -> Recognition:
-        """Name the digit in ``raster``.
+        """Name the class of what is drawn in ``raster``.
 
         Parameters
         ----------
@@ -205,5 +215,5 @@ class Recogniser:
             return Recognition("", self.problem, model_input=seen, problem=True)
         p = self.model.predict(seen[None, None].astype(self.model.dtype))[0]
         digit = int(p.argmax())
-        return Recognition(str(digit), f"{p[digit]:.1%} sure", digit=digit,
+        return Recognition(self.class_names[digit], f"{p[digit]:.1%} sure", digit=digit,
                            probabilities=p, model_input=seen)  # fmt: skip

@@ -2,9 +2,10 @@
 
 Not on the main reading path. Everything worth testing happens in :mod:`convnet.drawing`;
 this module only shows it with Tk (tkinter, in Python's standard library): a canvas to draw
-on, the predicted digit and its confidence, a bar for each class's probability, the 28x28
-image the model received, and Recognise and Clear buttons. Docs chapter: "Draw a digit"
-(``docs/gui.md``).
+on, the predicted class (a digit, or a name such as "Sneaker" for a model trained on
+Fashion-MNIST) and its confidence, a bar for each class's probability labelled with the
+model's class names, the 28x28 image the model received, and Recognise and Clear buttons.
+Docs chapter: "Draw a digit" (``docs/gui.md``).
 
 The canvas stays square and fills the space it is given; strokes are kept in the drawing's
 raster coordinates and redrawn at the new scale when the window is resized. Recognition
@@ -43,6 +44,7 @@ class DigitApp:
 
     def __init__(self, root, recogniser: Recogniser, *, state_file=None, delay_ms: int = 150):
         import tkinter as tk  # here, not at the top: the module imports without Tk installed
+        from tkinter import font as tkfont
 
         self.root, self.recogniser, self.state_file = root, recogniser, state_file
         self.drawing = Drawing()
@@ -71,6 +73,7 @@ class DigitApp:
         self.status = tk.Label(panel, text="", wraplength=260, justify="center")
         self.status.pack(fill="x")
         self.bars = tk.Canvas(panel, width=280, height=10 * 20 + 4, highlightthickness=0)
+        self.label_font = tkfont.nametofont("TkDefaultFont")
         self.bars.pack(pady=8)
         tk.Label(panel, text="what the model sees (28x28)").pack()
         self.seen = tk.PhotoImage(width=28 * ZOOM, height=28 * ZOOM)
@@ -153,7 +156,10 @@ class DigitApp:
         self._write_state()
 
     def _show(self, result: Recognition) -> None:
-        self.answer.configure(text=result.answer)
+        # A digit in large type; a name such as "Ankle boot" smaller, to fit the panel.
+        short = len(result.answer) <= 2
+        self.answer.configure(text=result.answer, width=2 if short else 12,
+                              font=("Helvetica", 64 if short else 24, "bold"))  # fmt: skip
         self.status.configure(text=result.status,
                               foreground="#b00020" if result.problem else "#000000")  # fmt: skip
         self._show_bars(result.probabilities)
@@ -163,14 +169,17 @@ class DigitApp:
         self.bars.delete("all")
         width = int(self.bars.cget("width"))
         best = int(np.argmax(probabilities)) if probabilities is not None else None
-        for digit in range(10):
-            y = 2 + digit * 20
-            p = float(probabilities[digit]) if probabilities is not None else 0.0
-            self.bars.create_text(10, y + 9, text=str(digit))
-            self.bars.create_rectangle(24, y + 2, width - 64, y + 17, outline="#bbbbbb")
+        names = self.recogniser.class_names
+        # The bars start right of the longest name: 24 pixels for digits, more for words.
+        left = max(24, 10 + max(self.label_font.measure(name) for name in names))
+        for k, name in enumerate(names):
+            y = 2 + k * 20
+            p = float(probabilities[k]) if probabilities is not None else 0.0
+            self.bars.create_text(left - 6, y + 9, text=name, anchor="e", font=self.label_font)
+            self.bars.create_rectangle(left, y + 2, width - 64, y + 17, outline="#bbbbbb")
             if p > 0:
-                self.bars.create_rectangle(24, y + 2, 24 + p * (width - 88), y + 17, width=0,
-                                           fill=BEST if digit == best else BAR)  # fmt: skip
+                self.bars.create_rectangle(left, y + 2, left + p * (width - 64 - left), y + 17,
+                                           width=0, fill=BEST if k == best else BAR)  # fmt: skip
             if probabilities is not None:
                 self.bars.create_text(width - 4, y + 9, text=f"{p:.1%}", anchor="e")
 
@@ -189,6 +198,7 @@ class DigitApp:
         state = {
             "answer": self.answer.cget("text"), "status": self.status.cget("text"),
             "probabilities": None if p is None else [round(float(v), 6) for v in p],
+            "class_names": self.recogniser.class_names,
             "recognitions": self.recognitions, "trigger": self.trigger,
             "strokes": len(self.drawing.strokes),
             "canvas": {"x": self.canvas.winfo_rootx(), "y": self.canvas.winfo_rooty(),

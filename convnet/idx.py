@@ -1,8 +1,8 @@
 """IDX files, the format MNIST comes in: read and write them, gzip-compressed or not.
 
 Reading order: ... → callbacks → **13. data** (this module, then :mod:`convnet.data`) → file
-I/O. Docs chapter: "How a CNN learns" (the data) and the walkthrough notebook
-``examples/mnist_walkthrough.ipynb``.
+I/O. Docs chapters: "Datasets" (``docs/data.md``), "How a CNN learns" (the data) and the
+walkthrough notebook ``examples/mnist_walkthrough.ipynb``.
 
 An IDX file is a tiny header followed by the raw numbers, row-major (C order)::
 

@@ -10,7 +10,8 @@ so ``keras.models.load_model('mnist.h5')`` opens a convnet model, and convnet op
 
     /                        attributes model_config, training_config (JSON), keras_version,
                              backend; convnet's own: convnet_version, convnet_seed,
-                             convnet_metadata (JSON) and, in checkpoints, convnet_resume (JSON)
+                             convnet_class_names, convnet_metadata (JSON) and, in
+                             checkpoints, convnet_resume (JSON)
     /model_weights           attribute layer_names; one group per layer, attribute weight_names
         /conv2d/sequential/conv2d/kernel   (KH, KW, C, F)    Keras's layout
         /conv2d/sequential/conv2d/bias     (F,)
@@ -272,6 +273,7 @@ def _write(model: Sequential, path, *, weights_only=False, metadata=None, includ
             "keras_version": keras_config.KERAS_VERSION,
             "backend": BACKEND,
             "convnet_seed": json.dumps(model.seed),
+            "convnet_class_names": json.dumps(model.class_names),
             "convnet_metadata": _json(model.metadata if metadata is None else metadata,
                                       "metadata"),
         })  # fmt: skip
@@ -493,6 +495,20 @@ def _read_optimizer_state(f, model: Sequential, opt, path) -> dict | None:
     return state
 
 
+def _class_names(f, model: Sequential, path) -> list | None:
+    """The ``convnet_class_names`` of a file, checked against the model's outputs; None when
+    the file has none (Keras's files): the model then names its classes "0", "1", ..."""
+    if "convnet_class_names" not in f.attrs:
+        return None
+    names = json.loads(_text(f.attrs["convnet_class_names"]))
+    outputs = model.output_shape[-1]
+    if not (isinstance(names, list) and len(names) == outputs
+            and all(isinstance(name, str) for name in names)):  # fmt: skip
+        raise ValueError(f"{path}: convnet_class_names is {names!r}; expected a list of "
+                         f"{outputs} strings, one name per output of the model")  # fmt: skip
+    return names
+
+
 def read_model(path, build, *, compile: bool):
     """The model in a file, and the file's ``convnet_resume`` record (None if it has none).
 
@@ -539,6 +555,7 @@ def read_model(path, build, *, compile: bool):
         seed = json.loads(_text(f.attrs["convnet_seed"])) if "convnet_seed" in f.attrs else None
         model = build(layers, input_shape=input_shape, seed=seed, dtype=dtype, name=name)
         values = _read_weights(_weights_group(f, path), model, path)
+        class_names = _class_names(f, model, path)
         optimizer = loss = state = None
         if compile and "training_config" in f.attrs:
             try:
@@ -554,6 +571,7 @@ def read_model(path, build, *, compile: bool):
     # Everything has been read and checked: only now does the model get its weights.
     _assign(model, values)
     model.metadata = metadata
+    model.class_names = class_names
     if optimizer is not None:
         try:
             model.compile(optimizer=optimizer, loss=loss)

@@ -111,6 +111,7 @@ class Sequential:
         self.stop_reason = None
         self.history = None
         self.metadata: dict = {}  # saved with the model; filled by load_model
+        self._class_names = None  # see the class_names property
         self._steps = None  # what forward and backward run; see build
         for layer in layers or []:
             self.add(layer)
@@ -187,6 +188,43 @@ class Sequential:
     @property
     def output_shape(self):
         return self.layers[-1].output_shape if self.built else None
+
+    @property
+    def class_names(self) -> list[str]:
+        """What each output stands for: ``class_names[k]`` names class ``k``, shape (K,).
+
+        ``python -m convnet train`` gives the model its dataset's names (Fashion-MNIST's
+        "T-shirt/top", "Trouser", ...); they are saved with it and read back by
+        :func:`~convnet.io.load_model`. A model never given names, a new one or one from a file
+        Keras wrote, names its outputs by number: "0", "1", ..., MNIST's digits.
+
+        Examples
+        --------
+        >>> from convnet.layers import Dense
+        >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(4,), seed=0)
+        >>> model.class_names
+        ['0', '1', '2']
+        >>> model.class_names = ("cat", "dog", "bird")
+        >>> model.class_names
+        ['cat', 'dog', 'bird']
+        >>> model.class_names = ["cat", "dog"]
+        Traceback (most recent call last):
+        ...
+        ValueError: sequential: 2 class names ['cat', 'dog'] for 3 outputs; give one name per output
+        """
+        if self._class_names is not None:
+            return list(self._class_names)
+        return [str(k) for k in range(self.output_shape[-1])] if self.built else []
+
+    @class_names.setter
+    def class_names(self, names) -> None:
+        names = None if names is None else [str(name) for name in names]
+        if names is not None and self.built and len(names) != self.output_shape[-1]:
+            raise ValueError(
+                f"{self.name}: {len(names)} class names {names} for {self.output_shape[-1]} "
+                "outputs; give one name per output"
+            )
+        self._class_names = names
 
     def parameters(self) -> dict[str, np.ndarray]:
         """Every parameter array, by name ``layer/param`` (the live arrays, not copies).

@@ -1,4 +1,4 @@
-"""Pictures of a training run: learning curves, confusion matrix, misclassified digits.
+"""Pictures of a training run: learning curves, confusion matrix, misclassified images.
 
 Not on the main reading path (it draws, it does not learn). Docs chapter: "Getting started"
 (what a run writes). Uses matplotlib's object-oriented
@@ -71,8 +71,23 @@ def confusion_matrix(y_true, y_pred, n_classes: int = 10) -> np.ndarray:
     return m
 
 
-def plot_confusion(y_true, y_pred, path, n_classes: int = 10) -> Path:
+def _name(class_names, k) -> str:
+    """Class ``k`` on a plot: its name, or its number when there are no names."""
+    return str(class_names[k]) if class_names is not None else str(k)
+
+
+def plot_confusion(y_true, y_pred, path, n_classes: int = 10, class_names=None) -> Path:
     """The confusion matrix as an annotated heat map, titled with the number of errors.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of int, shape (N,)
+    path : str or Path
+        Where to write the PNG.
+    n_classes : int
+    class_names : sequence of str, optional
+        The axes' labels, ``class_names[k]`` for class ``k`` (their number gives
+        ``n_classes``); left out, the classes are numbered.
 
     Examples
     --------
@@ -80,7 +95,12 @@ def plot_confusion(y_true, y_pred, path, n_classes: int = 10) -> Path:
     >>> path = Path(tempfile.mkdtemp()) / "confusion.png"
     >>> plot_confusion([0, 1, 2, 2], [0, 1, 2, 1], path, n_classes=3).exists()
     True
+    >>> names = ["Coat", "Bag", "Shirt"]
+    >>> plot_confusion([0, 1, 2, 2], [0, 1, 2, 1], path, class_names=names).exists()
+    True
     """
+    if class_names is not None:
+        n_classes = len(class_names)
     m = confusion_matrix(y_true, y_pred, n_classes)
     fig = Figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.subplots()
@@ -90,8 +110,11 @@ def plot_confusion(y_true, y_pred, path, n_classes: int = 10) -> Path:
             if m[i, j]:
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if m[i, j] > m.max() / 4 else "black")  # fmt: skip
-    ax.set_xticks(range(n_classes))
-    ax.set_yticks(range(n_classes))
+    names = [_name(class_names, k) for k in range(n_classes)]
+    # Long names (Fashion-MNIST's "T-shirt/top") would overlap along the x axis: slanted.
+    slant = 45 if max(len(name) for name in names) > 2 else 0
+    ax.set_xticks(range(n_classes), names, rotation=slant, ha="right" if slant else "center")
+    ax.set_yticks(range(n_classes), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     errors = int(m.sum() - np.trace(m))
@@ -101,7 +124,8 @@ def plot_confusion(y_true, y_pred, path, n_classes: int = 10) -> Path:
     return Path(path)
 
 
-def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int = 36) -> Path:
+def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int = 36,
+                       class_names=None) -> Path:  # fmt: skip
     """A grid of (up to ``n``) misclassified images with their true and predicted labels.
 
     Parameters
@@ -110,6 +134,8 @@ def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int 
     y_true, y_pred : ndarray, shape (N,)
     probabilities : ndarray, shape (N, K), optional
         When given, the confidence of each wrong prediction is shown too.
+    class_names : sequence of str, optional
+        The labels' names, ``class_names[k]`` for class ``k``; left out, their numbers.
 
     Examples
     --------
@@ -128,10 +154,11 @@ def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int 
         ax.axis("off")
     for ax, i in zip(axes, wrong, strict=False):
         ax.imshow(np.asarray(images[i]).reshape(images.shape[-2:]), cmap="gray_r")
-        title = f"true {y_true[i]}, pred {y_pred[i]}"
+        # One line each: a name such as "T-shirt/top" fills the width of an image.
+        title = f"true {_name(class_names, y_true[i])}\npred {_name(class_names, y_pred[i])}"
         if probabilities is not None:
-            title += f"\n({probabilities[i, y_pred[i]]:.0%})"
+            title += f" ({probabilities[i, y_pred[i]]:.0%})"
         ax.set_title(title, fontsize=8)
-    fig.suptitle(f"Misclassified test digits (first {len(wrong)})")
+    fig.suptitle(f"Misclassified test images (first {len(wrong)})")
     fig.savefig(path, dpi=100)
     return Path(path)

@@ -6,10 +6,12 @@ project descends from, plus random shifts of the training images by up to one pi
     python examples/train_mnist.py --limit 5000 --epochs 2     # a quick look
     python examples/train_mnist.py --resume        # continue the interrupted run in runs/seed/
     python examples/train_mnist.py --net small --epochs 3   # a 6k-parameter CNN, ~7 s
+    python examples/train_mnist.py --dataset fashion_mnist  # the same on Fashion-MNIST
 
 Steps (each is a few lines of ``convnet.cli.train``, worth reading):
 
-1. load MNIST (from --data-dir, $CONVNET_DATA_DIR, the user cache, or by download) and take
+1. load MNIST, or the --dataset named (from --data-dir, $CONVNET_DATA_DIR, the user cache,
+   or by download: ``convnet.data`` says where else each dataset is looked for) and take
    the notebook's stratified 48,000/12,000 train/validation split;
 2. build the seed-net and print its summary;
 3. fit with a progress bar per epoch, validating after each and writing ``checkpoint.h5``

@@ -1,4 +1,5 @@
-"""Shared test settings: Hypothesis profiles, and a small model trained on MNIST.
+"""Shared test settings: Hypothesis profiles, a local server of fake dataset files, and a
+small model trained on MNIST.
 
 Pick one with the environment variable ``HYPOTHESIS_PROFILE``:
 
@@ -24,6 +25,16 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def server():
+    """An HTTP server on 127.0.0.1 serving fake dataset files (``fakedata.MirrorServer``)."""
+    from fakedata import MirrorServer
+
+    srv = MirrorServer()
+    yield srv
+    srv.close()
 
 
 @pytest.fixture(scope="session")

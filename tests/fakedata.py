@@ -1,7 +1,9 @@
-"""Small fake MNIST files, for the tests of finding, verifying, downloading and loading MNIST
-(tests/test_data.py): files whose content a test knows, that need no network and no copy of
-the real MNIST."""
+"""Small fake MNIST files, for the tests of finding, verifying, downloading and loading
+datasets (tests/test_data.py, tests/test_datasets.py): files whose content a test knows, that
+need no network and no copy of the real data; and a local HTTP server to download them from."""
 
+import http.server
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +63,57 @@ def write_fake_mnist(folder, *, n_train=60, n_test=20, seed=0, compress=True):
         write_idx(path, array, compress=compress)
         checksums[name] = payload_sha256(path)
     return checksums
+
+
+class MirrorServer:
+    """An HTTP server on 127.0.0.1 in a thread. ``routes`` maps a URL path to an answer:
+
+    ("ok", body), ("status", code), or ("drop", body): a Content-Length of the whole body but
+    only its first half sent before the connection is closed.
+    """
+
+    def __init__(self):
+        self.routes = {}
+        self.requests = []
+        routes, requests = self.routes, self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                requests.append(self.path)
+                kind, arg = routes.get(self.path, ("status", 404))
+                if kind == "status":
+                    self.send_error(arg)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(arg)))
+                self.end_headers()
+                if kind == "ok":
+                    self.wfile.write(arg)
+                else:
+                    self.wfile.write(arg[: len(arg) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def mirror(self, prefix, blobs, answers=None):
+        """Serve ``blobs`` under /prefix/; ``answers`` overrides what some names get."""
+        for name, blob in blobs.items():
+            self.routes[f"/{prefix}/{name}"] = (answers or {}).get(name, ("ok", blob))
+        return f"http://127.0.0.1:{self.port}/{prefix}/"
+
+    def hits(self, prefix):
+        return [path for path in self.requests if path.startswith(f"/{prefix}/")]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()

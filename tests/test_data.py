@@ -8,10 +8,8 @@ test_idx.py.)
 
 from __future__ import annotations
 
-import http.server
 import os
 import socket
-import threading
 import time
 from types import SimpleNamespace
 
@@ -50,11 +48,10 @@ REAL_DIR = os.environ.get("CONVNET_DATA_DIR")
 
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
-    """An empty download cache of our own, and no CONVNET_DATA_DIR."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("CONVNET_CACHE_DIR", str(cache))
+    """MNIST's folder in an empty download cache of our own, and no CONVNET_DATA_DIR."""
+    monkeypatch.setenv("CONVNET_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("CONVNET_DATA_DIR", raising=False)
-    return cache
+    return tmp_path / "cache" / "mnist"
 
 
 @pytest.fixture
@@ -68,67 +65,6 @@ def fake(tmp_path):
         blobs={name: (folder / name).read_bytes() for name in FILES},
         arrays={name: read_idx(folder / name) for name in FILES},
     )
-
-
-class _Server:
-    """An HTTP server on 127.0.0.1 in a thread. ``routes`` maps a URL path to an answer:
-
-    ("ok", body), ("status", code), or ("drop", body): a Content-Length of the whole body but
-    only its first half sent before the connection is closed.
-    """
-
-    def __init__(self):
-        self.routes = {}
-        self.requests = []
-        routes, requests = self.routes, self.requests
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                requests.append(self.path)
-                kind, arg = routes.get(self.path, ("status", 404))
-                if kind == "status":
-                    self.send_error(arg)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(arg)))
-                self.end_headers()
-                if kind == "ok":
-                    self.wfile.write(arg)
-                else:
-                    self.wfile.write(arg[: len(arg) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def mirror(self, prefix, blobs, answers=None):
-        """Serve ``blobs`` under /prefix/; ``answers`` overrides what some names get."""
-        for name, blob in blobs.items():
-            self.routes[f"/{prefix}/{name}"] = (answers or {}).get(name, ("ok", blob))
-        return f"http://127.0.0.1:{self.port}/{prefix}/"
-
-    def hits(self, prefix):
-        return [path for path in self.requests if path.startswith(f"/{prefix}/")]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
-@pytest.fixture
-def server():
-    srv = _Server()
-    yield srv
-    srv.close()
 
 
 @pytest.fixture
@@ -152,7 +88,7 @@ def _leftovers(folder):
 
 def test_cache_dir_locations(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVNET_CACHE_DIR", str(tmp_path / "mine"))
-    assert mnist_cache_dir() == tmp_path / "mine"
+    assert mnist_cache_dir() == tmp_path / "mine" / "mnist"
     monkeypatch.delenv("CONVNET_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert mnist_cache_dir() == tmp_path / "xdg" / "convnet" / "mnist"
@@ -401,7 +337,7 @@ def test_all_mirrors_fail_one_clear_error(
     message = str(err.value)
     assert isinstance(err.value, FileNotFoundError)
     # every folder looked in, with where it came from
-    assert f"{arg} (the data_dir argument)" in message
+    assert f"{arg} (the data_dir argument, --data-dir)" in message
     assert f"{env} ($CONVNET_DATA_DIR, does not exist)" in message
     assert str(cache_dir) in message
     # every mirror tried, with its own failure

@@ -128,7 +128,7 @@ def test_a_model_for_other_images_or_classes_is_refused(tmp_path):
     assert_problem_shown(Recogniser(path), "(3, 32, 32)", "(1, 28, 28)")
     Sequential([Flatten(), Dense(26, activation="softmax")], input_shape=(1, 28, 28),
                seed=0).save(path)  # fmt: skip
-    assert_problem_shown(Recogniser(path), "(26,)", "10 digits")
+    assert_problem_shown(Recogniser(path), "(26,)", "10 classes")
 
 
 def test_a_model_without_a_final_softmax_is_refused(tmp_path):

@@ -192,3 +192,26 @@ def test_without_a_display_the_app_says_so(tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == 2
     assert "needs a graphical display" in run.stderr and "Traceback" not in run.stderr
+
+
+@needs_x
+def test_a_model_with_class_names_shows_them(display, tmp_path):
+    """A model trained on Fashion-MNIST names its answer and its bars with the dataset's
+    classes. (An untrained small CNN with those names: what it answers does not matter here.)"""
+    from convnet.data import FASHION_MNIST
+    from convnet.nets import small_net
+
+    model = small_net(seed=0)
+    model.class_names = FASHION_MNIST.class_names
+    model.save(tmp_path / "fashion.h5")
+    window = Window(display, tmp_path / "fashion.h5", tmp_path / "state.json")
+    try:
+        assert window.state()["class_names"] == list(FASHION_MNIST.class_names)
+        window.draw([[(60, 60), (220, 60), (220, 220), (60, 220), (60, 60)]])
+        shown = window.key("Return")
+        best = max(range(10), key=lambda k: shown["probabilities"][k])
+        assert shown["answer"] == FASHION_MNIST.class_names[best]
+        window.screenshot("gui-fashion.png")
+    finally:
+        err = window.close()
+    assert "Traceback" not in err, err

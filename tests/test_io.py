@@ -248,6 +248,30 @@ def test_keras_file_saved_again_by_convnet_is_the_same_model(tmp_path, name):
     np.testing.assert_array_equal(load_model(tmp_path / "again.h5").predict(x), model.predict(x))
 
 
+@pytest.mark.parametrize("name", ["keras3_small_cnn", "tfkeras2_small_cnn"])
+def test_keras_files_name_their_classes_by_number(name):
+    with h5py.File(FIXTURES / f"{name}.h5") as f:
+        assert "convnet_class_names" not in f.attrs  # Keras writes no names
+    assert load_model(FIXTURES / f"{name}.h5").class_names == [str(k) for k in range(10)]
+
+
+def test_class_names_are_saved_with_the_model(tmp_path):
+    model = every_layer_net()
+    assert model.class_names == ["0", "1", "2", "3"]  # a new model: its outputs' numbers
+    model.class_names = ["cat", "dog", "bird", "fish"]
+    model.save(tmp_path / "named.h5")
+    with h5py.File(tmp_path / "named.h5") as f:
+        assert json.loads(f.attrs["convnet_class_names"]) == ["cat", "dog", "bird", "fish"]
+    assert load_model(tmp_path / "named.h5").class_names == ["cat", "dog", "bird", "fish"]
+    with pytest.raises(ValueError, match="3 class names .* for 4 outputs"):
+        model.class_names = ["cat", "dog", "bird"]
+    with h5py.File(tmp_path / "named.h5", "r+") as f:
+        f.attrs["convnet_class_names"] = json.dumps(["cat", "dog"])
+    with pytest.raises(ValueError, match="convnet_class_names is \\['cat', 'dog'\\]; expected a "
+                                         "list of 4 strings"):  # fmt: skip
+        load_model(tmp_path / "named.h5")
+
+
 # --- files that are wrong ---------------------------------------------------------------------
 
 
