@@ -27,6 +27,7 @@ import numpy as np
 from convnet import backend as backends
 from convnet import losses, optimizers
 from convnet.layers import Layer
+from convnet.shapes import check_float
 
 __all__ = ["Sequential", "steps_for"]
 
@@ -279,13 +280,7 @@ class Sequential:
         return self.layers[-1].activation == "softmax"
 
     def _prepare_input(self, x):
-        if not isinstance(x, np.ndarray):
-            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
-        if x.dtype.kind != "f":
-            raise ValueError(
-                f"{self.name}: input must be floating point, got {x.dtype} with shape "
-                f"{x.shape}; scale images to [0, 1] floats first, e.g. x.astype('float32') / 255"
-            )
+        check_float(self.name, input=x)
         if not self.built:
             if x.ndim < 2:
                 raise ValueError(f"{self.name}: expected a batch (N, ...), got shape {x.shape}")

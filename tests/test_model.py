@@ -158,6 +158,18 @@ def test_input_errors_name_the_layer():
         model.predict(np.zeros((28, 28), np.float32))
 
 
+def test_non_float_input_is_refused_with_advice_for_its_dtype():
+    model = seed_net(seed=0)
+    with pytest.raises(ValueError, match=r"sequential: input must be floating point .* got uint8 "
+                       r"with shape \(2, 1, 28, 28\); scale the bytes to \[0, 1\] floats with "
+                       r"\.astype\('float32'\) / 255"):  # fmt: skip
+        model.predict(np.zeros((2, 1, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match=r"got int64 .*; convert it with \.astype\('float32'\)$"):
+        model.predict(np.zeros((2, 1, 28, 28), np.int64))
+    with pytest.raises(ValueError, match=r"sequential: input must be a NumPy array, got list"):
+        model.predict([[0.0]])
+
+
 def test_nan_made_inside_the_model_is_traced_to_the_layer_that_received_it():
     """At inference only the first layer checks its input; the output check finds the rest."""
     model = seed_net(seed=0)
