@@ -27,7 +27,7 @@ import numpy as np
 from convnet import backend as backends
 from convnet import losses, optimizers
 from convnet.layers import Layer
-from convnet.shapes import check_float
+from convnet.shapes import channels_last_hint, check_float
 
 __all__ = ["Sequential", "steps_for"]
 
@@ -160,6 +160,23 @@ class Sequential:
         if not self.layers:
             raise ValueError(f"{self.name}: the model has no layers")
         self.input_shape = shape
+        try:
+            self._build_layers(shape)
+        except ValueError as err:  # the commonest cause: Keras's (H, W, C) for convnet's (C, H, W)
+            hint = channels_last_hint(shape)
+            if not hint:
+                raise
+            raise ValueError(f"{err}; {hint}") from None
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: layer names must be unique, got {names}")
+        # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
+        # on the tuned rung, the annex's plan for them (see convnet.backend).
+        self._steps = steps_for(self.layers, self.backend)
+        self.built = True
+
+    def _build_layers(self, shape) -> None:
+        """Name and build every layer in turn, each for the output shape of the one before."""
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
         taken: dict[str, int] = {}
         for layer, layer_seed in zip(self.layers, seeds, strict=True):
@@ -177,13 +194,6 @@ class Sequential:
                 layer.build(shape, np.random.default_rng(layer_seed), dtype=self.dtype,
                             backend=self.backend)  # fmt: skip
             shape = layer.output_shape
-        names = [layer.name for layer in self.layers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.name}: layer names must be unique, got {names}")
-        # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
-        # on the tuned rung, the annex's plan for them (see convnet.backend).
-        self._steps = steps_for(self.layers, self.backend)
-        self.built = True
 
     @property
     def output_shape(self):

@@ -20,7 +20,9 @@ is refused, never rounded.
 The same checks guard the arrays. Every op computes in its input's dtype, which must be
 floating point: an integer array would have every result truncated (the mean of 2 and 3
 stored as 2), so :func:`check_float` refuses it, naming the dtype, rather than convert it
-behind the user's back.
+behind the user's back. :func:`channels_last_hint` recognises the commonest wrong shape of
+all, Keras's channels-last images given to convnet's channels-first layers, so that the
+error says so.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "window_output_size",
     "check_float",
     "check_array",
+    "channels_last_hint",
 ]
 
 
@@ -206,3 +209,48 @@ def check_array(x, *, ndim: int, name: str, what: str = "input", finite: bool = 
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
         raise ValueError(f"{name}: {what} of shape {x.shape} contains {bad} NaN or Inf values")
     return x
+
+
+def channels_last_hint(shape, expected=None) -> str:
+    """Advice to add to a shape error when one sample's ``shape`` looks channels-last.
+
+    Keras stores images as ``(H, W, C)``, convnet as ``(C, H, W)``. Given to convnet,
+    ``(28, 28, 1)`` is 28 channels of 28x1 pixels, and the error that follows (a kernel
+    larger than a 28x1 image, an input with 28 channels) does not say why. ``shape`` looks
+    channels-last when its last axis is 1 (grey) or 3 (RGB) and the two before it are image
+    sized (8 or more); when ``expected``, the ``(C, H, W)`` a layer was built for, is
+    known, when moving the last axis first gives exactly it.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        One sample, without the batch axis.
+    expected : tuple of int, optional
+
+    Returns
+    -------
+    str
+        The advice, or ``""`` when the shape does not look channels-last.
+
+    Examples
+    --------
+    >>> channels_last_hint((28, 28, 1))
+    'convnet is NCHW (channels first) but (28, 28, 1) looks channels-last (H, W, C), as Keras stores images: use input_shape=(1, 28, 28) and transpose the images with x.transpose(0, 3, 1, 2)'
+    >>> channels_last_hint((32, 32, 3), expected=(3, 32, 32)).split(": ")[-1]  # a built layer
+    'transpose the images with x.transpose(0, 3, 1, 2)'
+    >>> channels_last_hint((1, 28, 28)), channels_last_hint((28, 28, 1), expected=(28, 28, 1))
+    ('', '')
+    """  # noqa: E501
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != 3 or shape[2] not in (1, 3):
+        return ""
+    channels_first = (shape[2], shape[0], shape[1])
+    if expected is not None and tuple(expected) != channels_first:
+        return ""
+    if expected is None and min(shape[:2]) < 8:
+        return ""
+    advice = "" if expected is not None else f"use input_shape={channels_first} and "
+    return (
+        f"convnet is NCHW (channels first) but {shape} looks channels-last (H, W, C), as "
+        f"Keras stores images: {advice}transpose the images with x.transpose(0, 3, 1, 2)"
+    )

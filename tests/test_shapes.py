@@ -6,7 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from convnet.shapes import check_array, check_float, pair, resolve_padding, window_output_size
+from convnet.shapes import (
+    channels_last_hint,
+    check_array,
+    check_float,
+    pair,
+    resolve_padding,
+    window_output_size,
+)
 
 # --- pair -------------------------------------------------------------------------------------
 
@@ -173,3 +180,32 @@ def test_check_float_says_how_to_scale_bytes():
 def test_check_float_refuses_what_is_not_an_array():
     with pytest.raises(ValueError, match="conv2d: x must be a NumPy array, got list"):
         check_float("conv2d", x=[[1.0]])
+
+
+# --- channels_last_hint -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape, channels_first",
+    [((28, 28, 1), (1, 28, 28)), ((32, 32, 3), (3, 32, 32)), ((8, 40, 1), (1, 8, 40))],
+)
+def test_channels_last_hint_recognises_keras_images(shape, channels_first):
+    hint = channels_last_hint(shape)
+    assert f"but {shape} looks channels-last (H, W, C)" in hint
+    assert f"use input_shape={channels_first} and" in hint
+    assert hint.endswith("x.transpose(0, 3, 1, 2)")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 28, 28), (3, 32, 32), (28, 28, 2), (28, 28, 4), (7, 28, 1), (28, 28), (4, 28, 28, 1)],
+)
+def test_channels_last_hint_is_silent_for_other_shapes(shape):
+    assert channels_last_hint(shape) == ""
+
+
+def test_channels_last_hint_with_the_expected_shape_needs_an_exact_transposition():
+    assert channels_last_hint((28, 28, 1), expected=(1, 28, 28)).endswith("x.transpose(0, 3, 1, 2)")
+    assert "input_shape" not in channels_last_hint((28, 28, 1), expected=(1, 28, 28))
+    assert channels_last_hint((28, 28, 1), expected=(1, 32, 32)) == ""
+    assert channels_last_hint((4, 5, 3), expected=(3, 4, 5)) != ""  # small, but exactly moved
