@@ -20,6 +20,7 @@ and every dropout mask: each layer draws from its own Generator spawned from the
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -481,7 +482,8 @@ class Sequential:
         return loss, accuracy(z, y)
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, seed=None,
-            callbacks=None, verbose="auto", initial_epoch=0, augment=None):  # fmt: skip
+            callbacks=None, verbose="auto", initial_epoch=0, augment=None,
+            validation_split=0.0):  # fmt: skip
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches, as Keras's ``fit``.
 
         Parameters
@@ -511,6 +513,11 @@ class Sequential:
             ``rng`` is a Generator made from ``seed`` and the epoch's number, so the run stays
             reproducible and a resumed run draws what the uninterrupted one would have. The
             loss and accuracy logged for training are then those of the augmented batches.
+        validation_split : float in (0, 1), optional
+            Hold out this fraction of ``(x, y)`` as ``validation_data``, as Keras does: the
+            *last* ``N - floor(N * (1 - validation_split))`` samples, taken before any
+            shuffling (so the data should not be sorted by class). 0, the default, holds out
+            nothing. Not together with ``validation_data``.
 
         Returns
         -------
@@ -538,6 +545,8 @@ class Sequential:
         self._require_compiled()
         self._check_pair(x, y)
         x = self._prepare_input(x)
+        if validation_split:
+            x, y, validation_data = self._split_off(x, y, validation_split, validation_data)
         if validation_data is not None:
             x_val, y_val = validation_data
             self._check_pair(x_val, y_val)
@@ -600,6 +609,21 @@ class Sequential:
         for cb in callbacks:
             cb.on_train_end({})
         return history
+
+    def _split_off(self, x, y, fraction, validation_data):
+        """``(x, y)`` without their last ``fraction``, and that fraction as validation data."""
+        if validation_data is not None:
+            raise ValueError(f"{self.name}: give validation_data or validation_split, not both")
+        if not 0 < fraction < 1:
+            raise ValueError(f"{self.name}: validation_split must be a fraction in (0, 1), "
+                             f"got {fraction!r}")  # fmt: skip
+        split_at = int(math.floor(len(x) * (1.0 - fraction)))
+        if split_at == 0 or split_at == len(x):
+            raise ValueError(
+                f"{self.name}: validation_split={fraction} of {len(x)} samples leaves "
+                f"{split_at} for training and {len(x) - split_at} for validation; both need one"
+            )
+        return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
 
     # -- files (see convnet.io: the Keras HDF5 layout) ------------------------------------------
 

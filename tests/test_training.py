@@ -46,6 +46,66 @@ def test_fit_returns_history_and_learns():
     assert h["val_accuracy"][-1] == 1.0
 
 
+@pytest.mark.parametrize("n, split, held_out", [(60, 0.25, 15), (10, 0.25, 3), (7, 0.5, 4)])
+def test_validation_split_holds_out_the_last_samples_before_shuffling(n, split, held_out):
+    # Keras's rule: the last N - floor(N * (1 - split)) samples, in their given order.
+    class TrainingSize(callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.samples = logs["samples"]
+
+    x, y = blobs(n)
+    keep = n - held_out
+    histories, weights = [], []
+    for kwargs in ({"validation_split": split}, {"validation_data": (x[keep:], y[keep:])}):
+        model = tiny_net(seed=3)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        size = TrainingSize()
+        data = (x, y) if "validation_split" in kwargs else (x[:keep], y[:keep])
+        history = model.fit(*data, epochs=2, batch_size=4, seed=1, verbose=0, callbacks=[size],
+                            **kwargs)  # fmt: skip
+        histories.append(history.history)
+        weights.append(model.parameters())
+        assert size.samples == keep
+    assert histories[0]["val_loss"] == histories[1]["val_loss"]
+    assert histories[0]["loss"] == histories[1]["loss"]
+    for name in weights[0]:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"validation_split": 0.2, "validation_data": blobs(6)},
+         "give validation_data or validation_split, not both"),
+        ({"validation_split": 1.0}, "got 1.0"),
+        ({"validation_split": -0.1}, "got -0.1"),
+        ({"validation_split": float("nan")}, "got nan"),
+    ],
+)  # fmt: skip
+def test_validation_split_errors(kwargs, message):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    if "not both" not in message:
+        message = r"validation_split must be a fraction in \(0, 1\), " + message
+    with pytest.raises(ValueError, match="sequential: " + message):
+        model.fit(x, y, epochs=1, verbose=0, **kwargs)
+
+
+def test_validation_split_must_leave_samples_on_both_sides():
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    message = "validation_split=0.5 of 1 samples leaves 0 for training and 1 for validation"
+    with pytest.raises(ValueError, match=message + "; both need one"):
+        model.fit(x[:1], y[:1], epochs=1, verbose=0, validation_split=0.5)
+    with pytest.raises(ValueError, match="leaves 3 for training and 0 for validation"):
+        model.fit(x[:3], y[:3], epochs=1, verbose=0, validation_split=1e-17)  # 1 - 1e-17 == 1.0
+    # 1% of 60 is 0.6 of a sample: floor(59.4) = 59 train, 1 is held out, and that is enough
+    history = model.fit(x, y, epochs=1, verbose=0, validation_split=0.01)
+    assert len(history.history["val_loss"]) == 1
+
+
 def test_same_seed_same_weights_bit_for_bit():
     x, y = blobs()
     weights = []
