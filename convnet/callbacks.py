@@ -16,6 +16,7 @@ History, which ``fit`` always adds, runs first; the progress display last)::
         ...  validation, if validation_data was given
         on_epoch_end(epoch, logs)           # logs: loss, accuracy (epoch means), val_loss,
                                             #       val_accuracy, learning_rate, seconds, img_per_s
+                                            #       (and each further metric of model.metrics)
     on_train_end(logs)
 
 Epochs and batches are counted from 0 in the hooks (and shown from 1). A callback stops
@@ -354,12 +355,16 @@ class TerminateOnNaN(Callback):
             print(f"TerminateOnNaN: {self.model.stop_reason}", file=sys.stderr, flush=True)
 
 
+#: Epoch logs that are not a loss or a metric; the progress line shows them its own way.
+_NOT_METRICS = ("learning_rate", "seconds", "img_per_s")
+
+
 def _format_logs(logs):
-    parts = []
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if key in logs:
-            parts.append(f"{key}: {logs[key]:.4f}")
-    return " - ".join(parts)
+    """``loss: 0.1234 - accuracy: 0.9876 - ...``: the loss and metrics in the order ``fit``
+    logged them (``model.metrics``), then their validation values."""
+    train = [key for key in logs if key not in _NOT_METRICS and not key.startswith("val_")]
+    keys = train + [f"val_{key}" for key in train if f"val_{key}" in logs]
+    return " - ".join(f"{key}: {logs[key]:.4f}" for key in keys)
 
 
 class ProgressLogger(Callback):

@@ -12,6 +12,7 @@ from convnet import Sequential, callbacks, optimizers
 from convnet import layers as L
 from convnet.augment import random_shift
 from convnet.io import load_checkpoint, load_model
+from convnet.model import top_k_accuracy
 from convnet.nets import seed_net
 
 
@@ -104,6 +105,63 @@ def test_validation_split_must_leave_samples_on_both_sides():
     # 1% of 60 is 0.6 of a sample: floor(59.4) = 59 train, 1 is held out, and that is enough
     history = model.fit(x, y, epochs=1, verbose=0, validation_split=0.01)
     assert len(history.history["val_loss"]) == 1
+
+
+def ten_classes(n=200, seed=0):
+    """Random points and labels of ten classes: top-5 accuracy is neither 0 nor 1 here."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 6)).astype(np.float32), rng.integers(0, 10, size=n)
+
+
+@pytest.mark.parametrize("bad", ["auc", "precision", "categorical_accuracy", len, ["accuracy"]])
+def test_compile_refuses_unknown_metrics_listing_the_known_ones(bad):
+    model = tiny_net()
+    with pytest.raises(ValueError) as err:
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy", bad])
+    message = str(err.value)
+    assert message.startswith(f"sequential: unknown metric {bad!r}; convnet has ")
+    for name in ("'accuracy'", "'top_k_categorical_accuracy'",
+                 "'sparse_top_k_categorical_accuracy'"):  # fmt: skip
+        assert name in message
+    assert model.loss is None  # nothing was compiled
+
+
+def test_top_k_accuracy_by_hand():
+    scores = np.array([[0.5, 0.3, 0.1, 0.1],   # true class 1 is 2nd
+                       [0.1, 0.2, 0.3, 0.4],   # true class 0 is 4th
+                       [0.4, 0.2, 0.2, 0.2]])  # fmt: skip
+    y = np.array([1, 0, 3])  # class 3 of the last row ties for 2nd with classes 1 and 2
+    assert top_k_accuracy(scores, y, k=1) == 0.0
+    assert top_k_accuracy(scores, y, k=2) == pytest.approx(2 / 3)  # rows 0 and 2 (the tie)
+    assert top_k_accuracy(scores, y, k=4) == 1.0
+    assert top_k_accuracy(scores, np.eye(4)[y], k=2) == pytest.approx(2 / 3)  # one-hot labels
+
+
+@pytest.mark.parametrize(
+    "loss, metric, labels",
+    [("sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy", lambda y: y),
+     ("categorical_crossentropy", "top_k_categorical_accuracy", lambda y: np.eye(10)[y])],
+)  # fmt: skip
+def test_fit_logs_top_k_accuracy_and_evaluate_returns_it(loss, metric, labels):
+    x, y = ten_classes()
+    y = labels(y)
+    model = Sequential([L.Dense(10, activation="softmax")], input_shape=(6,), seed=0)
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy", metric, metric])
+    assert model.metrics == ["accuracy", metric]
+    stream = io.StringIO()
+    history = model.fit(x, y, epochs=2, batch_size=50, validation_split=0.25, verbose=0,
+                        callbacks=[callbacks.ProgressLogger(verbose=2, stream=stream)])  # fmt: skip
+    h = history.history
+    assert len(h[metric]) == len(h["val_" + metric]) == 2
+    top1 = np.array(h["accuracy"] + h["val_accuracy"])
+    top5 = np.array(h[metric] + h["val_" + metric])
+    assert np.all(top1 <= top5) and np.all(top5 < 1)
+    line = stream.getvalue().splitlines()[-1]
+    assert f" - {metric}: " in line and f" - val_{metric}: {h['val_' + metric][-1]:.4f}" in line
+    loss_value, acc, top5 = model.evaluate(x, y)
+    logits = model.forward(x, logits=True)
+    assert top5 == top_k_accuracy(logits, y, k=5) and 0 < top5 < 1
+    assert len(model.train_on_batch(x[:8], y[:8])) == 3
 
 
 def test_same_seed_same_weights_bit_for_bit():
