@@ -1,5 +1,6 @@
 """fit / evaluate / predict, callbacks, saving and loading, and short seeded MNIST runs."""
 
+import csv
 import functools
 import io
 import math
@@ -226,6 +227,85 @@ def test_early_stopping_and_lr_schedule():
     assert len(history.epoch) == 2  # no improvement by 10.0 after the first epoch
     assert rates == [0.1, 0.05]
     assert stop.stopped_epoch == 1 and "early stopping" in model.stop_reason
+
+
+def _read_csv(path, separator=","):
+    with open(path, newline="") as f:
+        return list(csv.reader(f, delimiter=separator))
+
+
+def test_csv_logger_writes_a_row_per_epoch_flushed_as_it_ends(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_top_k_categorical_accuracy"])  # fmt: skip
+    path = tmp_path / "logs" / "training.csv"
+    rows_seen = []
+
+    class ReadBack(callbacks.Callback):  # runs after the logger: the row must be on disk
+        def on_epoch_end(self, epoch, logs=None):
+            rows_seen.append(len(_read_csv(path)) - 1)
+
+    history = model.fit(x, y, epochs=3, batch_size=16, validation_data=blobs(12, seed=1),
+                        verbose=0, callbacks=[callbacks.CSVLogger(path), ReadBack()])  # fmt: skip
+    assert rows_seen == [1, 2, 3]
+    header, *rows = _read_csv(path)
+    h = history.history
+    assert header == ["epoch", *sorted(h)]
+    assert header[:3] == ["epoch", "accuracy", "img_per_s"] and "val_loss" in header
+    assert [row[0] for row in rows] == ["0", "1", "2"]
+    for i, row in enumerate(rows):
+        for key, text in zip(header[1:], row[1:], strict=True):
+            assert float(text) == h[key][i], (key, i)  # written in full, read back exactly
+
+
+def test_csv_logger_append_continues_a_resumed_run_and_otherwise_starts_afresh(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "training.csv"
+    path.write_text("stale,content\n1,2\n")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";")])
+    model.fit(x, y, epochs=4, initial_epoch=2, verbose=0,
+              callbacks=[callbacks.CSVLogger(path, separator=";", append=True)])  # fmt: skip
+    header, *rows = _read_csv(path, separator=";")
+    assert header[0] == "epoch" and "loss" in header and "stale" not in header
+    assert [row[0] for row in rows] == ["0", "1", "2", "3"]  # one header, rows numbered on
+    assert all(len(row) == len(header) for row in rows)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";")])
+    assert [row[0] for row in _read_csv(path, separator=";")[1:]] == ["0"]
+
+
+def test_csv_logger_refuses_to_append_rows_of_other_columns(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "training.csv"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path)])
+    before = path.read_text()
+    with pytest.raises(ValueError, match=r"CSVLogger: .*training.csv has the columns "
+                                         r"\['epoch', 'accuracy'.*but this run logs"):  # fmt: skip
+        model.fit(x, y, epochs=1, validation_data=(x, y), verbose=0,
+                  callbacks=[callbacks.CSVLogger(path, append=True)])  # fmt: skip
+    assert path.read_text() == before
+
+
+def test_csv_logger_writes_na_for_the_validation_of_a_stopped_epoch(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+
+    class StopInSecondEpoch(callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if len(self.model.history.epoch) == 1:
+                self.model.stop_training = True
+
+    path = tmp_path / "training.csv"
+    model.fit(x, y, epochs=3, batch_size=16, validation_data=(x, y), verbose=0,
+              callbacks=[callbacks.CSVLogger(path), StopInSecondEpoch()])  # fmt: skip
+    header, first, second = _read_csv(path)
+    val = [header.index("val_accuracy"), header.index("val_loss")]
+    assert [first[i] for i in val] != ["NA", "NA"] and [second[i] for i in val] == ["NA", "NA"]
 
 
 def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):
