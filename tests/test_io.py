@@ -501,6 +501,8 @@ def test_a_save_killed_midway_leaves_the_previous_file(tmp_path, hook):
     x = inputs(model)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert len(list(tmp_path.glob(".mnist.h5.*.tmp"))) == 1  # the orphan a kill must leave
+    loaded.save(path)  # the next save of the same file removes it: the saver is gone
+    assert list(tmp_path.glob(".mnist.h5.*.tmp")) == []
 
 
 def test_killed_at_a_random_moment_the_file_is_whole(tmp_path):
