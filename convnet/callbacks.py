@@ -16,6 +16,7 @@ History, which ``fit`` always adds, runs first; the progress display last)::
         ...  validation, if validation_data was given
         on_epoch_end(epoch, logs)           # logs: loss, accuracy (epoch means), val_loss,
                                             #       val_accuracy, learning_rate, seconds, img_per_s
+                                            #       (and each further metric of model.metrics)
     on_train_end(logs)
 
 Epochs and batches are counted from 0 in the hooks (and shown from 1). A callback stops
@@ -25,9 +26,11 @@ and every epoch and records why in ``model.stop_reason``.
 
 from __future__ import annotations
 
+import csv
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +42,7 @@ __all__ = [
     "EarlyStopping",
     "LearningRateScheduler",
     "TerminateOnNaN",
+    "CSVLogger",
     "ProgressLogger",
 ]
 
@@ -354,12 +358,89 @@ class TerminateOnNaN(Callback):
             print(f"TerminateOnNaN: {self.model.stop_reason}", file=sys.stderr, flush=True)
 
 
+#: Epoch logs that are not a loss or a metric; the progress line shows them its own way.
+_NOT_METRICS = ("learning_rate", "seconds", "img_per_s")
+
+
+class CSVLogger(Callback):
+    """Write each epoch's logs as a row of a CSV file, as Keras's ``CSVLogger`` does.
+
+    The first row names the columns: ``epoch`` (counted from 0, as in the hooks), then the
+    keys of the epoch logs in sorted order (``accuracy``, ``img_per_s``, ``learning_rate``,
+    ``loss``, ``seconds``, ``val_accuracy``, ``val_loss``, ...). The file is opened, written
+    and closed at every epoch's end, so each row is on disk as soon as its epoch is over,
+    and an interrupted run keeps every epoch it finished. A value missing from an epoch's
+    logs (the validation of an epoch that training stopped in) is written ``NA``.
+
+    Parameters
+    ----------
+    filename : str or Path
+    separator : str
+        Between the values of a row.
+    append : bool
+        Continue the file if it exists (to resume a run: ``fit(..., initial_epoch=...)``
+        numbers the new rows on from there) rather than start it afresh. Its columns must
+        then be the ones this run logs.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from convnet import Sequential, layers
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
+    >>> _ = model.fit(np.ones((8, 3), np.float32), np.zeros(8, np.int64), epochs=2,
+    ...               callbacks=[CSVLogger(path)], verbose=0)
+    >>> lines = path.read_text().splitlines()
+    >>> lines[0]
+    'epoch,accuracy,img_per_s,learning_rate,loss,seconds'
+    >>> [line.split(",")[0] for line in lines[1:]]
+    ['0', '1']
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        self.filename = Path(filename)
+        self.separator, self.append = separator, append
+        self.keys = None
+
+    def on_train_begin(self, logs=None):
+        self.keys = None
+        if not self.append:
+            self.filename.parent.mkdir(parents=True, exist_ok=True)
+            self.filename.write_text("")  # start afresh, as Keras does, even before epoch 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        header, existing = ["epoch", *self.keys], self._first_row()
+        if existing is not None and existing != header:
+            raise ValueError(
+                f"CSVLogger: {self.filename} has the columns {existing}, but this run logs "
+                f"{header}; append to the log of the same kind of run, or use append=False "
+                "to start it afresh"
+            )
+        self.filename.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.filename, "a", newline="") as f:
+            writer = csv.writer(f, delimiter=self.separator)
+            if existing is None:
+                writer.writerow(header)
+            writer.writerow([epoch, *(logs.get(key, "NA") for key in self.keys)])
+
+    def _first_row(self):
+        """The file's column names, or None if it is missing or empty."""
+        if not self.filename.exists():
+            return None
+        with open(self.filename, newline="") as f:
+            return next(csv.reader(f, delimiter=self.separator), None)
+
+
 def _format_logs(logs):
-    parts = []
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if key in logs:
-            parts.append(f"{key}: {logs[key]:.4f}")
-    return " - ".join(parts)
+    """``loss: 0.1234 - accuracy: 0.9876 - ...``: the loss and metrics in the order ``fit``
+    logged them (``model.metrics``), then their validation values."""
+    train = [key for key in logs if key not in _NOT_METRICS and not key.startswith("val_")]
+    keys = train + [f"val_{key}" for key in train if f"val_{key}" in logs]
+    return " - ".join(f"{key}: {logs[key]:.4f}" for key in keys)
 
 
 class ProgressLogger(Callback):

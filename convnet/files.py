@@ -1,4 +1,5 @@
-"""Atomic writes: a file is replaced whole or not at all, never left half-written.
+"""Atomic writes: a file is replaced whole or not at all, never left half-written; what a
+killed write leaves behind, the next write of the same file removes.
 
 Reading order: beside the path, under **13. data** and **14. file I/O**, which write their
 files with it (IDX files, model files, checkpoints), as the drawing app writes its state
@@ -9,10 +10,75 @@ mnist.h5 file" (its section on atomic saves).
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "remove_orphans"]
+
+#: This machine's name as it appears in temporary file names: letters, digits and hyphens.
+#: A folder shared between machines holds other machines' writers, whose processes no
+#: process here can see, so their temporary files are never taken for orphans.
+HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
+
+
+def _process_is_gone(pid: int) -> bool:
+    """True only if no process ``pid`` runs on this machine; when in doubt, False."""
+    if os.name != "posix":
+        return False  # os.kill(pid, 0) would end the process on Windows: never guess there
+    try:
+        os.kill(pid, 0)  # signal 0: delivers nothing, only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists, and belongs to someone else
+        return False
+    return False
+
+
+def remove_orphans(path) -> list[Path]:
+    """Remove the temporary files that killed writers of ``path`` left beside it.
+
+    A temporary file is named ``.<name>.<host>.<pid>.<random>.tmp`` after the machine and
+    the process that writes it. One is an orphan, and removed, only if it belongs to the
+    same target ``path``, was made on this machine, by a process that no longer runs. A
+    file of another target, of another machine, or of a process that still runs (this one
+    included, or one that was given a dead writer's number since) is left alone.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+
+    Examples
+    --------
+    >>> import pathlib, subprocess, sys, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    >>> ended.wait()
+    0
+    >>> orphan = folder / f".model.h5.{HOST}.{ended.pid}.0123456789abcdef.tmp"
+    >>> live = folder / f".model.h5.{HOST}.{os.getpid()}.fedcba9876543210.tmp"
+    >>> _ = orphan.write_bytes(b"half a model"), live.write_bytes(b"being written")
+    >>> [p.name for p in remove_orphans(folder / "model.h5")] == [orphan.name]
+    True
+    >>> orphan.exists(), live.exists()
+    (False, True)
+    """
+    path = Path(path)
+    name, host = re.escape(path.name), re.escape(HOST)
+    pattern = re.compile(rf"\.{name}\.{host}\.(\d+)\.[0-9a-f]{{16}}\.tmp")
+    removed = []
+    for candidate in path.parent.iterdir() if path.parent.is_dir() else ():
+        match = pattern.fullmatch(candidate.name)
+        if match is None or not _process_is_gone(int(match[1])):
+            continue
+        try:
+            candidate.unlink()
+        except OSError:  # gone already (another writer cleaned up first), or not ours to remove
+            continue
+        removed.append(candidate)
+    return removed
 
 
 class atomic_write:
@@ -22,7 +88,9 @@ class atomic_write:
     system), is flushed to disk with fsync before the rename, and the folder is fsync'ed
     after it, so that the new name survives a power cut too. If the block raises, the
     temporary file is removed and ``path`` is untouched. A process killed mid-write leaves
-    ``path`` untouched and a stray ``.<name>.<random>.tmp`` file beside it.
+    ``path`` untouched and a stray ``.<name>.<host>.<pid>.<random>.tmp`` file beside it; the
+    next write of the same ``path`` removes it (:func:`remove_orphans`), so that repeated
+    interrupted saves of a large model do not fill the disk.
 
     Examples
     --------
@@ -39,7 +107,9 @@ class atomic_write:
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
+        remove_orphans(self.path)
+        name = f".{self.path.name}.{HOST}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+        self.tmp = self.path.with_name(name)
         # Created like any new file (mode 0o666 less the umask); O_EXCL: never reuse a file.
         os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         return self.tmp

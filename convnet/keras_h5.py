@@ -356,6 +356,27 @@ def _names(group, name: str) -> list[str]:
     return [_text(v) for v in group.attrs.get(name, [])]
 
 
+def _json_attr(f, name: str, path, default=None):
+    """The root attribute ``name`` parsed as JSON (``default`` if there is none); an attribute
+    that is not JSON is a ValueError naming it and the file."""
+    if name not in f.attrs:
+        return default
+    try:
+        return json.loads(_text(f.attrs[name]))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: the {name} attribute is not valid JSON ({err}); the file "
+                         "is damaged or was not written by Keras or convnet") from None  # fmt: skip
+
+
+def _link_kind(link) -> str:
+    """``an external link to /x in other.h5``: what a link that is not a hard link is."""
+    if isinstance(link, h5py.SoftLink):
+        return f"a soft link to {link.path}"
+    if isinstance(link, h5py.ExternalLink):
+        return f"an external link to {link.path} in {link.filename}"
+    return f"a link of another kind ({type(link).__name__})"
+
+
 def _check_links(f, path) -> None:
     """Refuse soft and external links and datasets stored outside the file: weights must be
     this file's own bytes."""
@@ -370,7 +391,7 @@ def _check_links(f, path) -> None:
             link = obj.get(child, getlink=True)
             if not isinstance(link, h5py.HardLink):
                 where = f"{obj.name.rstrip('/')}/{child}"
-                raise ValueError(f"{path}: {where} is a {type(link).__name__}; convnet reads "
+                raise ValueError(f"{path}: {where} is {_link_kind(link)}; convnet reads "
                                  "only self-contained files without soft or external links")
 
     check("/", f)
@@ -396,8 +417,6 @@ def _open(path):
     except (OSError, KeyError, RuntimeError) as err:
         raise ValueError(f"{path}: could not be read ({err}); the file is damaged or "
                          "truncated") from None  # fmt: skip
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: an attribute is not valid JSON ({err})") from None
 
 
 def _weights_group(f, path):
@@ -546,28 +565,25 @@ def read_model(path, build, *, compile: bool):
             if "layer_names" in f.attrs:
                 hint = "it holds weights only: build the model and call model.load_weights(path)"
             raise ValueError(f"{path} is not a Keras model file: {hint}")
+        model_config = _json_attr(f, "model_config", path)
         try:
-            layers, input_shape, name, dtype = keras_config.layers_from_config(
-                json.loads(_text(f.attrs["model_config"]))
-            )
+            layers, input_shape, name, dtype = keras_config.layers_from_config(model_config)
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from None
-        seed = json.loads(_text(f.attrs["convnet_seed"])) if "convnet_seed" in f.attrs else None
+        seed = _json_attr(f, "convnet_seed", path)
         model = build(layers, input_shape=input_shape, seed=seed, dtype=dtype, name=name)
         values = _read_weights(_weights_group(f, path), model, path)
         class_names = _class_names(f, model, path)
         optimizer = loss = state = None
         if compile and "training_config" in f.attrs:
+            training_config = _json_attr(f, "training_config", path)
             try:
-                optimizer, loss = keras_config.compile_args(
-                    json.loads(_text(f.attrs["training_config"]))
-                )
+                optimizer, loss = keras_config.compile_args(training_config)
             except ValueError as err:
                 raise ValueError(f"{path}: {err}; load with compile=False to skip it") from None
             state = _read_optimizer_state(f, model, optimizer, path)
-        metadata = json.loads(_text(f.attrs.get("convnet_metadata", "{}")))
-        resume = f.attrs.get("convnet_resume")
-        resume = json.loads(_text(resume)) if resume is not None else None
+        metadata = _json_attr(f, "convnet_metadata", path, default={})
+        resume = _json_attr(f, "convnet_resume", path)
     # Everything has been read and checked: only now does the model get its weights.
     _assign(model, values)
     model.metadata = metadata

@@ -29,7 +29,13 @@ import numpy as np
 
 from convnet import backend as backends
 from convnet import initializers, ops
-from convnet.shapes import check_array, pair, resolve_padding, window_output_size
+from convnet.shapes import (
+    channels_last_hint,
+    check_array,
+    pair,
+    resolve_padding,
+    window_output_size,
+)
 
 __all__ = [
     "Layer",
@@ -164,8 +170,14 @@ class Layer:
         who = f"{self.name} ({type(self).__name__})"
         check_array(x, ndim=len(self.input_shape) + 1, name=who, finite=finite)
         if x.shape[1:] != self.input_shape:
-            raise ValueError(f"{who}: expected input of shape "
-                             f"(N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+            expected = ", ".join(map(str, self.input_shape))
+            self._wrong_shape(x, f"{who}: expected input of shape (N, {expected}), got {x.shape}")
+
+    def _wrong_shape(self, x, message):
+        """Raise ``message`` about the shape of ``x``, with advice if the batch looks like
+        Keras's channels-last images (see :func:`convnet.shapes.channels_last_hint`)."""
+        hint = channels_last_hint(x.shape[1:], expected=self.input_shape)
+        raise ValueError(f"{message}; {hint}" if hint else message)
 
     def forward(self, x, *, training: bool = False, logits: bool = False):
         """Run the layer on a batch ``x`` (N, *input_shape) and keep what backward needs.
@@ -259,10 +271,11 @@ class Conv2D(Layer):
 
     def _check_input(self, x, finite=True):
         if isinstance(x, np.ndarray) and x.ndim == 4 and x.shape[1] != self.input_shape[0]:
-            raise ValueError(
+            self._wrong_shape(
+                x,
                 f"{self.name} (Conv2D): input has {x.shape[1]} channels but the layer was built "
                 f"for {self.input_shape[0]} (input shape {x.shape}, kernel shape "
-                f"{self.params['kernel'].shape})"
+                f"{self.params['kernel'].shape})",
             )
         super()._check_input(x, finite)
 

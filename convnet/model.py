@@ -20,6 +20,7 @@ and every dropout mask: each layer draws from its own Generator spawned from the
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -27,8 +28,9 @@ import numpy as np
 from convnet import backend as backends
 from convnet import losses, optimizers
 from convnet.layers import Layer
+from convnet.shapes import channels_last_hint, check_float
 
-__all__ = ["Sequential", "steps_for"]
+__all__ = ["Sequential", "steps_for", "accuracy", "top_k_accuracy", "METRICS"]
 
 
 def steps_for(layers, rung: str) -> list:
@@ -106,6 +108,7 @@ class Sequential:
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.optimizer = None
         self.loss = None
+        self.metrics = ["accuracy"]  # what fit logs and evaluate returns after the loss
         self.built = False
         self.stop_training = False
         self.stop_reason = None
@@ -160,6 +163,23 @@ class Sequential:
         if not self.layers:
             raise ValueError(f"{self.name}: the model has no layers")
         self.input_shape = shape
+        try:
+            self._build_layers(shape)
+        except ValueError as err:  # the commonest cause: Keras's (H, W, C) for convnet's (C, H, W)
+            hint = channels_last_hint(shape)
+            if not hint:
+                raise
+            raise ValueError(f"{err}; {hint}") from None
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: layer names must be unique, got {names}")
+        # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
+        # on the tuned rung, the annex's plan for them (see convnet.backend).
+        self._steps = steps_for(self.layers, self.backend)
+        self.built = True
+
+    def _build_layers(self, shape) -> None:
+        """Name and build every layer in turn, each for the output shape of the one before."""
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
         taken: dict[str, int] = {}
         for layer, layer_seed in zip(self.layers, seeds, strict=True):
@@ -177,13 +197,6 @@ class Sequential:
                 layer.build(shape, np.random.default_rng(layer_seed), dtype=self.dtype,
                             backend=self.backend)  # fmt: skip
             shape = layer.output_shape
-        names = [layer.name for layer in self.layers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{self.name}: layer names must be unique, got {names}")
-        # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
-        # on the tuned rung, the annex's plan for them (see convnet.backend).
-        self._steps = steps_for(self.layers, self.backend)
-        self.built = True
 
     @property
     def output_shape(self):
@@ -317,13 +330,7 @@ class Sequential:
         return self.layers[-1].activation == "softmax"
 
     def _prepare_input(self, x):
-        if not isinstance(x, np.ndarray):
-            raise ValueError(f"{self.name}: expected a NumPy array, got {type(x).__name__}")
-        if x.dtype.kind != "f":
-            raise ValueError(
-                f"{self.name}: input must be floating point, got {x.dtype} with shape "
-                f"{x.shape}; scale images to [0, 1] floats first, e.g. x.astype('float32') / 255"
-            )
+        check_float(self.name, input=x)
         if not self.built:
             if x.ndim < 2:
                 raise ValueError(f"{self.name}: expected a batch (N, ...), got shape {x.shape}")
@@ -392,20 +399,38 @@ class Sequential:
             'categorical_crossentropy' (one-hot labels) or
             'sparse_categorical_crossentropy' (integer labels).
         metrics : list of str, optional
-            Accepted for Keras compatibility; accuracy is always reported.
+            Names from :data:`METRICS`. Accuracy is always measured; Keras's
+            ``'top_k_categorical_accuracy'`` and ``'sparse_top_k_categorical_accuracy'``
+            (k = 5) are measured after it. They become ``model.metrics``: ``fit`` logs each
+            under its name (and ``val_`` + name), ``evaluate`` and ``train_on_batch`` return
+            them after the loss, in this order. Any other name is an error.
 
         Examples
         --------
         >>> from convnet.layers import Dense
         >>> model = Sequential([Dense(3, activation="softmax")], input_shape=(4,), seed=0)
         >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-        >>> model.optimizer, model.loss_name
-        (SGD(learning_rate=0.01, momentum=0.0, nesterov=False), 'sparse_categorical_crossentropy')
+        >>> model.optimizer, model.loss_name, model.metrics
+        (SGD(learning_rate=0.01, momentum=0.0, nesterov=False), 'sparse_categorical_crossentropy', ['accuracy'])
         >>> Sequential([Dense(3)], input_shape=(4,)).compile(loss="categorical_crossentropy")
         Traceback (most recent call last):
         ...
         ValueError: sequential: categorical_crossentropy expects probabilities, so the last layer must end in a softmax (activation='softmax'); or pass a loss with from_logits=True
+        >>> model.compile(loss="sparse_categorical_crossentropy", metrics=["auc"])
+        Traceback (most recent call last):
+        ...
+        ValueError: sequential: unknown metric 'auc'; convnet has 'accuracy', 'top_k_categorical_accuracy', 'sparse_top_k_categorical_accuracy' (accuracy is always measured)
         """  # noqa: E501
+        names = ["accuracy"]  # always measured
+        for name in [metrics] if isinstance(metrics, str) else metrics or []:
+            if not isinstance(name, str) or name not in METRICS:
+                raise ValueError(
+                    f"{self.name}: unknown metric {name!r}; convnet has "
+                    f"{', '.join(map(repr, METRICS))} (accuracy is always measured)"
+                )
+            if name not in names:
+                names.append(name)
+        self.metrics = names
         self.optimizer = optimizers.get(optimizer)
         self.loss = losses.get(loss)
         if self.layers and not self.loss.from_logits and not self._ends_in_softmax():
@@ -491,6 +516,8 @@ class Sequential:
             Before the update.
         accuracy : float
             Fraction of the batch classified correctly, before the update.
+        *others : float
+            Each further metric given to :meth:`compile`, in order (``model.metrics``).
 
         Examples
         --------
@@ -511,10 +538,15 @@ class Sequential:
         loss, cache = self.loss.forward(z, y)
         self.backward(self.loss.backward(cache))
         self.optimizer.step(self.parameters(), self.gradients())
-        return loss, accuracy(z, y)
+        return (loss, *self._measure(z, y))
+
+    def _measure(self, scores, y) -> tuple:
+        """Every metric of ``model.metrics`` on one batch's scores, in order."""
+        return tuple(METRICS[name](scores, y) for name in self.metrics)
 
     def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, seed=None,
-            callbacks=None, verbose="auto", initial_epoch=0, augment=None):  # fmt: skip
+            callbacks=None, verbose="auto", initial_epoch=0, augment=None,
+            validation_split=0.0):  # fmt: skip
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches, as Keras's ``fit``.
 
         Parameters
@@ -544,11 +576,17 @@ class Sequential:
             ``rng`` is a Generator made from ``seed`` and the epoch's number, so the run stays
             reproducible and a resumed run draws what the uninterrupted one would have. The
             loss and accuracy logged for training are then those of the augmented batches.
+        validation_split : float in (0, 1), optional
+            Hold out this fraction of ``(x, y)`` as ``validation_data``, as Keras does: the
+            *last* ``N - floor(N * (1 - validation_split))`` samples, taken before any
+            shuffling (so the data should not be sorted by class). 0, the default, holds out
+            nothing. Not together with ``validation_data``.
 
         Returns
         -------
         History
-            ``history.history`` maps 'loss', 'accuracy', 'val_loss', ... to per-epoch lists.
+            ``history.history`` maps 'loss', 'accuracy' (and any further metric of
+            ``model.metrics``), 'val_loss', 'val_accuracy', ... to per-epoch lists.
 
         Examples
         --------
@@ -571,6 +609,8 @@ class Sequential:
         self._require_compiled()
         self._check_pair(x, y)
         x = self._prepare_input(x)
+        if validation_split:
+            x, y, validation_data = self._split_off(x, y, validation_split, validation_data)
         if validation_data is not None:
             x_val, y_val = validation_data
             self._check_pair(x_val, y_val)
@@ -592,6 +632,7 @@ class Sequential:
         self.history, self.stop_training, self.stop_reason = history, False, None
 
         n = len(x)
+        names = ["loss", *self.metrics]  # what train_on_batch and evaluate return, in order
         logs = {"epochs": epochs, "samples": n, "batch_size": batch_size}
         for cb in callbacks:
             cb.on_train_begin(logs)
@@ -603,27 +644,25 @@ class Sequential:
             # from the shuffling's stream and from every other epoch's
             augment_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,)))
             start = time.perf_counter()
-            loss_sum = correct = 0.0
-            seen = 0
+            sums, seen = np.zeros(len(names)), 0  # loss and metrics, summed over the images
             for batch, i in enumerate(range(0, n, batch_size)):
                 idx = order[i : i + batch_size]
                 for cb in callbacks:
                     cb.on_batch_begin(batch, {"size": len(idx)})
                 x_batch = x[idx] if augment is None else augment(x[idx], augment_rng)
-                loss, acc = self.train_on_batch(x_batch, y[idx])
+                values = self.train_on_batch(x_batch, y[idx])  # loss, accuracy, ...
                 seen += len(idx)
-                loss_sum += loss * len(idx)
-                correct += acc * len(idx)
+                sums += np.multiply(values, len(idx))
+                batch_logs = dict(zip(names, values, strict=True))
                 for cb in callbacks:
-                    cb.on_batch_end(batch, {"size": len(idx), "loss": loss, "accuracy": acc})
+                    cb.on_batch_end(batch, {"size": len(idx), **batch_logs})
                 if self.stop_training:
                     break
             seconds = time.perf_counter() - start
-            epoch_logs = {"loss": loss_sum / seen, "accuracy": correct / seen}
+            epoch_logs = dict(zip(names, (sums / seen).tolist(), strict=True))
             if validation_data is not None and not self.stop_training:
-                epoch_logs["val_loss"], epoch_logs["val_accuracy"] = self.evaluate(
-                    x_val, y_val, batch_size=max(batch_size, 256)
-                )
+                values = self.evaluate(x_val, y_val, batch_size=max(batch_size, 256))
+                epoch_logs.update(zip([f"val_{name}" for name in names], values, strict=True))
             epoch_logs.update(learning_rate=float(self.optimizer.learning_rate),
                               seconds=seconds, img_per_s=seen / seconds)  # fmt: skip
             for cb in callbacks:
@@ -633,6 +672,21 @@ class Sequential:
         for cb in callbacks:
             cb.on_train_end({})
         return history
+
+    def _split_off(self, x, y, fraction, validation_data):
+        """``(x, y)`` without their last ``fraction``, and that fraction as validation data."""
+        if validation_data is not None:
+            raise ValueError(f"{self.name}: give validation_data or validation_split, not both")
+        if not 0 < fraction < 1:
+            raise ValueError(f"{self.name}: validation_split must be a fraction in (0, 1), "
+                             f"got {fraction!r}")  # fmt: skip
+        split_at = int(math.floor(len(x) * (1.0 - fraction)))
+        if split_at == 0 or split_at == len(x):
+            raise ValueError(
+                f"{self.name}: validation_split={fraction} of {len(x)} samples leaves "
+                f"{split_at} for training and {len(x) - split_at} for validation; both need one"
+            )
+        return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
 
     # -- files (see convnet.io: the Keras HDF5 layout) ------------------------------------------
 
@@ -716,11 +770,12 @@ class Sequential:
         return np.concatenate(outs) if outs else np.empty((0, *self.output_shape), self.dtype)
 
     def evaluate(self, x, y, batch_size: int = 256):
-        """Mean loss and accuracy over ``(x, y)``, in batches.
+        """Mean loss and accuracy (and any further metric of ``model.metrics``) over
+        ``(x, y)``, in batches.
 
         Returns
         -------
-        (loss, accuracy) : tuple of float
+        (loss, accuracy, *others) : tuple of float
 
         Examples
         --------
@@ -735,13 +790,12 @@ class Sequential:
         self._require_compiled()
         self._check_pair(x, y)
         x = self._prepare_input(x)
-        total_loss = correct = 0.0
+        sums = np.zeros(1 + len(self.metrics))  # loss and metrics, summed over the images
         for i in range(0, len(x), batch_size):
             xb, yb = x[i : i + batch_size], y[i : i + batch_size]
             z = self.forward(xb, logits=True)
-            total_loss += self.loss.forward(z, yb)[0] * len(xb)
-            correct += accuracy(z, yb) * len(xb)
-        return total_loss / len(x), correct / len(x)
+            sums += np.multiply([self.loss.forward(z, yb)[0], *self._measure(z, yb)], len(xb))
+        return tuple((sums / len(x)).tolist())
 
 
 def accuracy(scores, y) -> float:
@@ -754,6 +808,39 @@ def accuracy(scores, y) -> float:
     >>> accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
     0.5
     """
+    return float(np.mean(np.argmax(scores, axis=1) == _labels(y)))
+
+
+def top_k_accuracy(scores, y, k: int = 5) -> float:
+    """Fraction of rows whose true class is among the ``k`` highest scores.
+
+    Keras's top-k categorical accuracy, with its default k = 5: on MNIST, how often the
+    right digit is at least among the network's five best guesses. ``y`` is integer classes
+    (N,) or one-hot rows (N, K), so Keras's two names for it (``top_k_categorical_accuracy``
+    for one-hot labels, ``sparse_top_k_categorical_accuracy`` for integer ones) both
+    measure it. A class that ties with the k-th highest score counts as in the top k.
+
+    Examples
+    --------
+    >>> scores = np.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]])
+    >>> top_k_accuracy(scores, np.array([2, 2]), k=2)      # 2nd of 3, then 3rd of 3
+    0.5
+    """
+    labels = _labels(y)
+    true = scores[np.arange(len(scores)), labels]
+    higher = np.sum(scores > true[:, None], axis=1)  # how many classes beat the true one
+    return float(np.mean(higher < k))
+
+
+def _labels(y):
+    """Integer classes (N,) from integer classes or one-hot rows (N, K)."""
     y = np.asarray(y)
-    labels = y.argmax(axis=1) if y.ndim == 2 else y
-    return float(np.mean(np.argmax(scores, axis=1) == labels))
+    return y.argmax(axis=1) if y.ndim == 2 else y
+
+
+#: The metrics :meth:`Sequential.compile` accepts, by name: ``metric(scores, y) -> float``.
+METRICS = {
+    "accuracy": accuracy,
+    "top_k_categorical_accuracy": top_k_accuracy,
+    "sparse_top_k_categorical_accuracy": top_k_accuracy,
+}

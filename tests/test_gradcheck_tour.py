@@ -1,23 +1,16 @@
 """examples/gradcheck_tour.py: it checks every kind of layer, every error it prints is under
 its bound, and a wrong backward pass would show up in its table as a BUG."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from scripts import load_script
 
 from convnet import layers as L
-
-TOUR = Path(__file__).resolve().parent.parent / "examples" / "gradcheck_tour.py"
 
 
 @pytest.fixture(scope="module")
 def tour():
-    spec = importlib.util.spec_from_file_location("gradcheck_tour", TOUR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("examples/gradcheck_tour.py")
 
 
 def test_the_tour_covers_every_layer_class(tour):

@@ -374,12 +374,41 @@ def test_soft_and_external_links_are_refused(saved, tmp_path):
         f["copy"] = f[kernel][()]
         del f[kernel]
         f[kernel] = h5py.SoftLink("/copy")
-    with pytest.raises(ValueError, match=r"dense/kernel is a SoftLink"):
+    with pytest.raises(ValueError, match=r"dense/kernel is a soft link to /copy; convnet reads "
+                                         "only self-contained files"):  # fmt: skip
         load_model(path)
     with h5py.File(path, "r+") as f:
         del f[kernel]
         f[kernel] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "/copy")
-    with pytest.raises(ValueError, match=r"dense/kernel is a ExternalLink"):
+    with pytest.raises(ValueError) as err:
+        load_model(path)
+    assert f"dense/kernel is an external link to /copy in {tmp_path / 'elsewhere.h5'}; " in str(
+        err.value
+    )
+
+
+@pytest.mark.parametrize(
+    "attribute", ["model_config", "training_config", "convnet_metadata", "convnet_seed",
+                  "convnet_resume"],
+)  # fmt: skip
+def test_an_attribute_that_is_not_json_is_named_with_the_file(saved, attribute):
+    _, path = saved
+    with h5py.File(path, "r+") as f:
+        f.attrs[attribute] = "{'layers': [...]}"  # Python's repr, not JSON
+    with pytest.raises(ValueError) as err:
+        load_model(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: the {attribute} attribute is not valid JSON (")
+    assert "damaged or was not written by Keras or convnet" in message
+
+
+def test_a_model_config_that_is_not_json_is_named_in_a_hand_made_file(tmp_path):
+    path = tmp_path / "hand_made.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = "not json"
+        f.create_group("model_weights")
+    with pytest.raises(ValueError, match=r"hand_made.h5: the model_config attribute is not "
+                                         r"valid JSON \(Expecting value"):  # fmt: skip
         load_model(path)
 
 
@@ -496,6 +525,8 @@ def test_a_save_killed_midway_leaves_the_previous_file(tmp_path, hook):
     x = inputs(model)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert len(list(tmp_path.glob(".mnist.h5.*.tmp"))) == 1  # the orphan a kill must leave
+    loaded.save(path)  # the next save of the same file removes it: the saver is gone
+    assert list(tmp_path.glob(".mnist.h5.*.tmp")) == []
 
 
 def test_killed_at_a_random_moment_the_file_is_whole(tmp_path):

@@ -158,6 +158,65 @@ def test_input_errors_name_the_layer():
         model.predict(np.zeros((28, 28), np.float32))
 
 
+CHANNELS_LAST = r"convnet is NCHW \(channels first\) but \(28, 28, 1\) looks channels-last"
+TRANSPOSE = r"transpose the images with x\.transpose\(0, 3, 1, 2\)"
+
+
+def _mnist_cnn(**kwargs):
+    return Sequential([L.Conv2D(4, 3), L.MaxPool2D(2), L.Flatten(),
+                       L.Dense(10, activation="softmax")], seed=0, **kwargs)  # fmt: skip
+
+
+def test_a_channels_last_input_shape_is_explained():
+    # Keras's habit: input_shape=(28, 28, 1). The error used to stop at "kernel 3x3 is larger
+    # than the padded input 28x1".
+    with pytest.raises(ValueError, match=r"conv2d \(Conv2D\): kernel 3x3 is larger than the "
+                       r"padded input 28x1 .*; " + CHANNELS_LAST + r" .*: use "
+                       r"input_shape=\(1, 28, 28\) and " + TRANSPOSE):  # fmt: skip
+        _mnist_cnn(input_shape=(28, 28, 1))
+    # Where the first layer fits and a later one fails, the advice is about the input still.
+    with pytest.raises(ValueError, match=r"max_pooling2d .* 30x1.*input_shape=\(3, 32, 32\)"):
+        _mnist_cnn(input_shape=(32, 32, 3))
+    # A model built from its first batch, channels last, gets the same advice.
+    with pytest.raises(ValueError, match=CHANNELS_LAST + ".*" + TRANSPOSE):
+        _mnist_cnn().predict(np.zeros((2, 28, 28, 1), np.float32))
+
+
+@pytest.mark.parametrize("backend", ["naive", "fast", "tuned"])
+def test_a_channels_last_batch_is_explained(backend):
+    model = _mnist_cnn(input_shape=(1, 28, 28), backend=backend)
+    message = r"conv2d \(Conv2D\): input has 28 channels but the layer was built for 1 .*; "
+    with pytest.raises(ValueError, match=message + CHANNELS_LAST + ".*: " + TRANSPOSE + "$"):
+        model.predict(np.zeros((2, 28, 28, 1), np.float32))
+    pool_first = Sequential([L.MaxPool2D(2), L.Flatten(), L.Dense(3, activation="softmax")],
+                            input_shape=(3, 32, 32), backend=backend)  # fmt: skip
+    message = r"max_pooling2d \(MaxPool2D\): expected input of shape \(N, 3, 32, 32\), got "
+    with pytest.raises(ValueError, match=message + r"\(2, 32, 32, 3\); .*" + TRANSPOSE):
+        pool_first.predict(np.zeros((2, 32, 32, 3), np.float32))
+
+
+def test_other_shape_errors_give_no_channels_last_advice():
+    with pytest.raises(ValueError) as err:
+        _mnist_cnn(input_shape=(1, 2, 28))  # too small for the kernel, but channels first
+    assert "kernel 3x3 is larger" in str(err.value) and "NCHW" not in str(err.value)
+    model = _mnist_cnn(input_shape=(1, 28, 28))
+    with pytest.raises(ValueError) as err:
+        model.predict(np.zeros((2, 3, 28, 28), np.float32))  # wrong channels, not transposed
+    assert "input has 3 channels" in str(err.value) and "NCHW" not in str(err.value)
+
+
+def test_non_float_input_is_refused_with_advice_for_its_dtype():
+    model = seed_net(seed=0)
+    with pytest.raises(ValueError, match=r"sequential: input must be floating point .* got uint8 "
+                       r"with shape \(2, 1, 28, 28\); scale the bytes to \[0, 1\] floats with "
+                       r"\.astype\('float32'\) / 255"):  # fmt: skip
+        model.predict(np.zeros((2, 1, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match=r"got int64 .*; convert it with \.astype\('float32'\)$"):
+        model.predict(np.zeros((2, 1, 28, 28), np.int64))
+    with pytest.raises(ValueError, match=r"sequential: input must be a NumPy array, got list"):
+        model.predict([[0.0]])
+
+
 def test_nan_made_inside_the_model_is_traced_to_the_layer_that_received_it():
     """At inference only the first layer checks its input; the output check finds the rest."""
     model = seed_net(seed=0)

@@ -2,8 +2,8 @@
 
 Hand-worked values (including the convention relu'(0) = 0), naive == fast on hypothesis-drawn
 arrays of any rank, no overflow at ±1000, and gradient checks with ReLU inputs kept away
-from the kink at 0. These ops accept any shape and have no hyperparameters to get wrong, so
-they have no bad-input errors of their own; the layers check their inputs.
+from the kink at 0. These ops accept any shape and have no hyperparameters to get wrong:
+their one bad input is an array that is not floating point, refused with the dtype named.
 """
 
 import math
@@ -180,3 +180,19 @@ def test_activation_gradient_matches_finite_differences(name, which):
     x = _away_from_zero((3, 2, 4), np.random.default_rng(9))
     report = check_op(forward, backward, {"x": x}, **hyper)
     assert report.errors["dx"] <= GRAD_TOL, report
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+@pytest.mark.parametrize("which", [0, 1], ids=["naive", "fast"])
+def test_activation_rejects_integer_arrays_naming_the_op_and_dtype(name, which):
+    # An integer sigmoid would round every output to 0 or 1.
+    forward, backward = OPS[name][which]
+    hyper = OPS[name][2]
+    with pytest.raises(ValueError, match=rf"{name}: x must be floating point .* got int64"):
+        forward(np.arange(-2, 3), **hyper)
+    _, cache = forward(np.linspace(-2.0, 2.0, 5), **hyper)
+    with pytest.raises(ValueError, match=rf"{name}: dout must be floating point .* got int64"):
+        backward(np.ones(5, dtype=np.int64), cache)

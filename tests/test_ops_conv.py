@@ -272,3 +272,39 @@ def test_conv_rejects_bad_hyperparameters_naming_the_op_and_shapes(
 ):
     with pytest.raises(ValueError, match=message + r".*\(x \(1, 2, 5, 5\), w \(4, 2, 3, 3\)\)"):
         forward(np.zeros((1, 2, 5, 5)), np.zeros((4, 2, 3, 3)), np.zeros(4), **kwargs)
+
+
+@BOTH
+@pytest.mark.parametrize("which", ["x", "w", "b"])
+def test_conv_rejects_integer_arrays_naming_the_argument_and_dtype(forward, backward, which):
+    # An int64 convolution would come back as int64 with every product truncated.
+    arrays = {"x": np.ones((1, 2, 5, 5)), "w": np.ones((4, 2, 3, 3)), "b": np.zeros(4)}
+    arrays[which] = arrays[which].astype(np.int64)
+    with pytest.raises(
+        ValueError,
+        match=rf"conv2d: {which} must be floating point \(float32 or float64\), got int64",
+    ):
+        forward(arrays["x"], arrays["w"], arrays["b"])
+
+
+@BOTH
+def test_conv_backward_rejects_an_integer_gradient(forward, backward):
+    out, cache = forward(np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2)), np.zeros(1))
+    with pytest.raises(ValueError, match=r"conv2d: dout must be floating point .* got int32"):
+        backward(np.ones(out.shape, dtype=np.int32), cache)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"stride": (1.7, 2)}, r"stride must be an int or a pair of ints, got \(1.7, 2\): 1.7 "),
+        ({"stride": 2.0}, r"stride must be an int or a pair of ints, got 2.0"),
+        ({"padding": 1.5}, r"padding must be 'valid', 'same' or ints, got 1.5"),
+        ({"padding": (1, 0.5)}, r"padding must be .* got \(1, 0.5\): 0.5 is not an int"),
+    ],
+)
+def test_conv_rejects_sizes_that_are_not_whole_numbers(forward, backward, kwargs, message):
+    # Before, int() quietly truncated them: stride=(1.7, 2) ran as (1, 2).
+    with pytest.raises(ValueError, match=r"conv2d: " + message):
+        forward(np.zeros((1, 2, 5, 5)), np.zeros((4, 2, 3, 3)), np.zeros(4), **kwargs)

@@ -197,3 +197,29 @@ def test_dense_rejects_wrong_bias_shape(forward, backward):
 def test_flatten_rejects_a_single_vector(forward, backward):
     with pytest.raises(ValueError, match=r"flatten: expected .* got \(5,\)"):
         forward(np.zeros(5))
+
+
+@DENSE
+@pytest.mark.parametrize("which", ["x", "w", "b"])
+def test_dense_rejects_integer_arrays_naming_the_argument_and_dtype(forward, backward, which):
+    arrays = {"x": np.ones((2, 3)), "w": np.ones((3, 5)), "b": np.zeros(5)}
+    arrays[which] = arrays[which].astype(np.int64)
+    message = rf"dense: {which} must be floating point \(float32 or float64\), got int64"
+    with pytest.raises(ValueError, match=message):
+        forward(arrays["x"], arrays["w"], arrays["b"])
+
+
+@DENSE
+def test_dense_backward_rejects_an_integer_gradient(forward, backward):
+    out, cache = forward(np.ones((2, 3)), np.ones((3, 5)), np.zeros(5))
+    with pytest.raises(ValueError, match=r"dense: dout must be floating point .* got int64"):
+        backward(np.ones(out.shape, dtype=np.int64), cache)
+
+
+@FLATTEN
+def test_flatten_rejects_integer_arrays(forward, backward):
+    with pytest.raises(ValueError, match=r"flatten: x must be floating point .* got uint8"):
+        forward(np.zeros((2, 1, 3, 3), dtype=np.uint8))
+    _, cache = forward(np.zeros((2, 1, 3, 3)))
+    with pytest.raises(ValueError, match=r"flatten: dout must be floating point .* got int64"):
+        backward(np.zeros((2, 9), dtype=np.int64), cache)

@@ -174,3 +174,17 @@ def test_dropout_rejects_a_mask_of_the_wrong_shape(forward, backward):
 def test_dropout_in_training_needs_a_generator_or_a_mask(forward, backward):
     with pytest.raises(ValueError, match=r"dropout: training needs a numpy Generator"):
         forward(np.ones(3), rate=0.5)
+
+
+@BOTH
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_rejects_integer_arrays_naming_the_dtype(forward, backward, training):
+    # An integer mask would hold int(1 / (1 - rate)) = 1 instead of the scale.
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"dropout: x must be floating point .* got int64"):
+        forward(np.ones((2, 3), dtype=np.int64), rate=0.25, training=training, rng=rng)
+    with pytest.raises(ValueError, match=r"dropout: mask must be floating point .* got int64"):
+        forward(np.ones((2, 3)), rate=0.5, mask=np.ones((2, 3), dtype=np.int64))
+    _, mask = forward(np.ones((2, 3)), rate=0.25, rng=rng)
+    with pytest.raises(ValueError, match=r"dropout: dout must be floating point .* got int64"):
+        backward(np.ones((2, 3), dtype=np.int64), mask)

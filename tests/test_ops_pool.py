@@ -352,3 +352,45 @@ def test_pool_rejects_bad_padding(forward, padding):
 def test_pool_rejects_bad_sizes_naming_the_op_and_shape(forward, kwargs, message):
     with pytest.raises(ValueError, match=_NAME[forward] + ": " + message + r".*\(1, 2, 4, 4\)"):
         forward(np.zeros((1, 2, 4, 4)), **kwargs)
+
+
+@ALL
+def test_pool_rejects_an_integer_input_naming_the_dtype(forward):
+    # Average pooling of the integers 0..15 used to give [2, 4, 10, 12] (truncated means).
+    x = np.arange(16).reshape(1, 1, 4, 4)
+    with pytest.raises(
+        ValueError,
+        match=_NAME[forward] + r": x must be floating point \(float32 or float64\), got int64 "
+        r"with shape \(1, 1, 4, 4\); convert it with \.astype\('float32'\)",
+    ):
+        forward(x)
+
+
+@pytest.mark.parametrize(
+    "forward, backward, name",
+    [
+        (maxpool2d_forward_naive, maxpool2d_backward_naive, "max_pooling2d"),
+        (maxpool2d_forward, maxpool2d_backward, "max_pooling2d"),
+        (avgpool2d_forward_naive, avgpool2d_backward_naive, "average_pooling2d"),
+        (avgpool2d_forward, avgpool2d_backward, "average_pooling2d"),
+    ],
+    ids=["max-naive", "max-fast", "avg-naive", "avg-fast"],
+)
+def test_pool_backward_rejects_an_integer_gradient(forward, backward, name):
+    out, cache = forward(np.ones((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=name + r": dout must be floating point .* got int64"):
+        backward(np.ones(out.shape, dtype=np.int64), cache)
+
+
+@ALL
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"pool_size": 2.5}, r"pool_size must be an int or a pair of ints, got 2.5"),
+        ({"pool_size": (2, 2.0)}, r"pool_size must be .* got \(2, 2.0\): 2.0 is not an int"),
+        ({"strides": (1.5, 1)}, r"strides must be .* got \(1.5, 1\): 1.5 is not an int"),
+    ],
+)
+def test_pool_rejects_sizes_that_are_not_whole_numbers(forward, kwargs, message):
+    with pytest.raises(ValueError, match=_NAME[forward] + ": " + message):
+        forward(np.zeros((1, 2, 4, 4)), **kwargs)

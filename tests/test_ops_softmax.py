@@ -310,3 +310,22 @@ def test_cross_entropy_rejects_bad_label_values(forward, backward):
         ValueError, match=r"softmax_cross_entropy: integer class labels expected, got dtype float64"
     ):
         forward(z, np.array([0.0, 1.0]))
+
+
+@SOFTMAX
+def test_softmax_rejects_integer_arrays_naming_the_dtype(forward, backward):
+    with pytest.raises(ValueError, match=r"softmax: z must be floating point .* got int64"):
+        forward(np.array([[1, 2, 3]]))
+    _, cache = forward(np.array([[1.0, 2.0, 3.0]]))
+    with pytest.raises(ValueError, match=r"softmax: dout must be floating point .* got int64"):
+        backward(np.array([[1, 0, 0]]), cache)
+
+
+@SCE
+def test_cross_entropy_rejects_integer_logits_but_takes_integer_labels(forward, backward):
+    with pytest.raises(
+        ValueError, match=r"softmax_cross_entropy: z must be floating point .* got int64"
+    ):
+        forward(np.array([[1, 2, 3]]), np.array([0]))
+    loss, _ = forward(np.zeros((1, 3)), np.array([0]))
+    assert loss == pytest.approx(math.log(3))

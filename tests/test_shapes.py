@@ -6,7 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from convnet.shapes import check_array, pair, resolve_padding, window_output_size
+from convnet.shapes import (
+    channels_last_hint,
+    check_array,
+    check_float,
+    pair,
+    resolve_padding,
+    window_output_size,
+)
 
 # --- pair -------------------------------------------------------------------------------------
 
@@ -22,6 +29,17 @@ def test_pair_accepts_an_int_a_numpy_int_and_a_pair():
 def test_pair_rejects_non_positive_or_malformed_values(bad):
     with pytest.raises(ValueError, match="stride"):
         pair(bad, "stride")
+
+
+@pytest.mark.parametrize(
+    "bad, culprit",
+    [(1.7, "1.7"), ((1.7, 2), "1.7"), ((2, 2.0), "2.0"), ((True, 2), "True"),
+     (np.float64(2.5), "2.5"), ((np.float32(3), 1), "3.0")],
+)  # fmt: skip
+def test_pair_refuses_what_is_not_a_whole_int_instead_of_truncating_it(bad, culprit):
+    with pytest.raises(ValueError, match="stride must be an int or a pair of ints") as err:
+        pair(bad, "stride")
+    assert culprit in str(err.value)
 
 
 # --- resolve_padding --------------------------------------------------------------------------
@@ -77,6 +95,9 @@ def test_resolve_padding_same_treats_height_and_width_separately():
         ((1, -1), "must not be negative"),
         ((1, 2, 3), "padding needs 1, 2 or 4 ints"),
         (("a", "b"), "padding must be 'valid', 'same' or ints"),
+        (1.5, "padding must be 'valid', 'same' or ints, got 1.5"),
+        ((1, 0.5), "padding must be 'valid', 'same' or ints, got (1, 0.5): 0.5 is not"),
+        ((0, 0, 1, 2.0), "got (0, 0, 1, 2.0): 2.0 is not an int"),
     ],
 )
 def test_resolve_padding_rejects_bad_specs(bad, message):
@@ -127,3 +148,64 @@ def test_check_array_rejects_bad_inputs_naming_the_op_and_shape(x, message):
 def test_check_array_can_allow_non_finite_values():
     x = np.array([[np.inf]])
     assert check_array(x, ndim=2, name="dense", finite=False) is x
+
+
+# --- check_float ------------------------------------------------------------------------------
+
+
+def test_check_float_accepts_float_arrays_and_skips_none():
+    check_float("dense", x=np.zeros(2, np.float32), w=np.zeros((2, 2)), b=None)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.bool_, np.complex128])
+def test_check_float_names_the_op_the_argument_and_the_dtype(dtype):
+    w = np.zeros((3, 2), dtype=dtype)
+    with pytest.raises(ValueError) as err:
+        check_float("dense", x=np.zeros((1, 3)), w=w)
+    assert str(err.value) == (
+        f"dense: w must be floating point (float32 or float64), got {np.dtype(dtype)} "
+        "with shape (3, 2); convert it with .astype('float32')"
+    )
+
+
+def test_check_float_says_how_to_scale_bytes():
+    with pytest.raises(ValueError) as err:
+        check_float("sequential", input=np.zeros((2, 1, 28, 28), np.uint8))
+    assert str(err.value).endswith(
+        "got uint8 with shape (2, 1, 28, 28); scale the bytes to [0, 1] floats with "
+        ".astype('float32') / 255"
+    )
+
+
+def test_check_float_refuses_what_is_not_an_array():
+    with pytest.raises(ValueError, match="conv2d: x must be a NumPy array, got list"):
+        check_float("conv2d", x=[[1.0]])
+
+
+# --- channels_last_hint -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shape, channels_first",
+    [((28, 28, 1), (1, 28, 28)), ((32, 32, 3), (3, 32, 32)), ((8, 40, 1), (1, 8, 40))],
+)
+def test_channels_last_hint_recognises_keras_images(shape, channels_first):
+    hint = channels_last_hint(shape)
+    assert f"but {shape} looks channels-last (H, W, C)" in hint
+    assert f"use input_shape={channels_first} and" in hint
+    assert hint.endswith("x.transpose(0, 3, 1, 2)")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 28, 28), (3, 32, 32), (28, 28, 2), (28, 28, 4), (7, 28, 1), (28, 28), (4, 28, 28, 1)],
+)
+def test_channels_last_hint_is_silent_for_other_shapes(shape):
+    assert channels_last_hint(shape) == ""
+
+
+def test_channels_last_hint_with_the_expected_shape_needs_an_exact_transposition():
+    assert channels_last_hint((28, 28, 1), expected=(1, 28, 28)).endswith("x.transpose(0, 3, 1, 2)")
+    assert "input_shape" not in channels_last_hint((28, 28, 1), expected=(1, 28, 28))
+    assert channels_last_hint((28, 28, 1), expected=(1, 32, 32)) == ""
+    assert channels_last_hint((4, 5, 3), expected=(3, 4, 5)) != ""  # small, but exactly moved

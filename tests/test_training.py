@@ -1,5 +1,6 @@
 """fit / evaluate / predict, callbacks, saving and loading, and short seeded MNIST runs."""
 
+import csv
 import functools
 import io
 import math
@@ -12,6 +13,7 @@ from convnet import Sequential, callbacks, optimizers
 from convnet import layers as L
 from convnet.augment import random_shift
 from convnet.io import load_checkpoint, load_model
+from convnet.model import top_k_accuracy
 from convnet.nets import seed_net
 
 
@@ -44,6 +46,123 @@ def test_fit_returns_history_and_learns():
         assert len(h[key]) == 8, key
     assert h["loss"][-1] < h["loss"][0] / 2
     assert h["val_accuracy"][-1] == 1.0
+
+
+@pytest.mark.parametrize("n, split, held_out", [(60, 0.25, 15), (10, 0.25, 3), (7, 0.5, 4)])
+def test_validation_split_holds_out_the_last_samples_before_shuffling(n, split, held_out):
+    # Keras's rule: the last N - floor(N * (1 - split)) samples, in their given order.
+    class TrainingSize(callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.samples = logs["samples"]
+
+    x, y = blobs(n)
+    keep = n - held_out
+    histories, weights = [], []
+    for kwargs in ({"validation_split": split}, {"validation_data": (x[keep:], y[keep:])}):
+        model = tiny_net(seed=3)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        size = TrainingSize()
+        data = (x, y) if "validation_split" in kwargs else (x[:keep], y[:keep])
+        history = model.fit(*data, epochs=2, batch_size=4, seed=1, verbose=0, callbacks=[size],
+                            **kwargs)  # fmt: skip
+        histories.append(history.history)
+        weights.append(model.parameters())
+        assert size.samples == keep
+    assert histories[0]["val_loss"] == histories[1]["val_loss"]
+    assert histories[0]["loss"] == histories[1]["loss"]
+    for name in weights[0]:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name], err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"validation_split": 0.2, "validation_data": blobs(6)},
+         "give validation_data or validation_split, not both"),
+        ({"validation_split": 1.0}, "got 1.0"),
+        ({"validation_split": -0.1}, "got -0.1"),
+        ({"validation_split": float("nan")}, "got nan"),
+    ],
+)  # fmt: skip
+def test_validation_split_errors(kwargs, message):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    if "not both" not in message:
+        message = r"validation_split must be a fraction in \(0, 1\), " + message
+    with pytest.raises(ValueError, match="sequential: " + message):
+        model.fit(x, y, epochs=1, verbose=0, **kwargs)
+
+
+def test_validation_split_must_leave_samples_on_both_sides():
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    message = "validation_split=0.5 of 1 samples leaves 0 for training and 1 for validation"
+    with pytest.raises(ValueError, match=message + "; both need one"):
+        model.fit(x[:1], y[:1], epochs=1, verbose=0, validation_split=0.5)
+    with pytest.raises(ValueError, match="leaves 3 for training and 0 for validation"):
+        model.fit(x[:3], y[:3], epochs=1, verbose=0, validation_split=1e-17)  # 1 - 1e-17 == 1.0
+    # 1% of 60 is 0.6 of a sample: floor(59.4) = 59 train, 1 is held out, and that is enough
+    history = model.fit(x, y, epochs=1, verbose=0, validation_split=0.01)
+    assert len(history.history["val_loss"]) == 1
+
+
+def ten_classes(n=200, seed=0):
+    """Random points and labels of ten classes: top-5 accuracy is neither 0 nor 1 here."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 6)).astype(np.float32), rng.integers(0, 10, size=n)
+
+
+@pytest.mark.parametrize("bad", ["auc", "precision", "categorical_accuracy", len, ["accuracy"]])
+def test_compile_refuses_unknown_metrics_listing_the_known_ones(bad):
+    model = tiny_net()
+    with pytest.raises(ValueError) as err:
+        model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy", bad])
+    message = str(err.value)
+    assert message.startswith(f"sequential: unknown metric {bad!r}; convnet has ")
+    for name in ("'accuracy'", "'top_k_categorical_accuracy'",
+                 "'sparse_top_k_categorical_accuracy'"):  # fmt: skip
+        assert name in message
+    assert model.loss is None  # nothing was compiled
+
+
+def test_top_k_accuracy_by_hand():
+    scores = np.array([[0.5, 0.3, 0.1, 0.1],   # true class 1 is 2nd
+                       [0.1, 0.2, 0.3, 0.4],   # true class 0 is 4th
+                       [0.4, 0.2, 0.2, 0.2]])  # fmt: skip
+    y = np.array([1, 0, 3])  # class 3 of the last row ties for 2nd with classes 1 and 2
+    assert top_k_accuracy(scores, y, k=1) == 0.0
+    assert top_k_accuracy(scores, y, k=2) == pytest.approx(2 / 3)  # rows 0 and 2 (the tie)
+    assert top_k_accuracy(scores, y, k=4) == 1.0
+    assert top_k_accuracy(scores, np.eye(4)[y], k=2) == pytest.approx(2 / 3)  # one-hot labels
+
+
+@pytest.mark.parametrize(
+    "loss, metric, labels",
+    [("sparse_categorical_crossentropy", "sparse_top_k_categorical_accuracy", lambda y: y),
+     ("categorical_crossentropy", "top_k_categorical_accuracy", lambda y: np.eye(10)[y])],
+)  # fmt: skip
+def test_fit_logs_top_k_accuracy_and_evaluate_returns_it(loss, metric, labels):
+    x, y = ten_classes()
+    y = labels(y)
+    model = Sequential([L.Dense(10, activation="softmax")], input_shape=(6,), seed=0)
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy", metric, metric])
+    assert model.metrics == ["accuracy", metric]
+    stream = io.StringIO()
+    history = model.fit(x, y, epochs=2, batch_size=50, validation_split=0.25, verbose=0,
+                        callbacks=[callbacks.ProgressLogger(verbose=2, stream=stream)])  # fmt: skip
+    h = history.history
+    assert len(h[metric]) == len(h["val_" + metric]) == 2
+    top1 = np.array(h["accuracy"] + h["val_accuracy"])
+    top5 = np.array(h[metric] + h["val_" + metric])
+    assert np.all(top1 <= top5) and np.all(top5 < 1)
+    line = stream.getvalue().splitlines()[-1]
+    assert f" - {metric}: " in line and f" - val_{metric}: {h['val_' + metric][-1]:.4f}" in line
+    loss_value, acc, top5 = model.evaluate(x, y)
+    logits = model.forward(x, logits=True)
+    assert top5 == top_k_accuracy(logits, y, k=5) and 0 < top5 < 1
+    assert len(model.train_on_batch(x[:8], y[:8])) == 3
 
 
 def test_same_seed_same_weights_bit_for_bit():
@@ -108,6 +227,85 @@ def test_early_stopping_and_lr_schedule():
     assert len(history.epoch) == 2  # no improvement by 10.0 after the first epoch
     assert rates == [0.1, 0.05]
     assert stop.stopped_epoch == 1 and "early stopping" in model.stop_reason
+
+
+def _read_csv(path, separator=","):
+    with open(path, newline="") as f:
+        return list(csv.reader(f, delimiter=separator))
+
+
+def test_csv_logger_writes_a_row_per_epoch_flushed_as_it_ends(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_top_k_categorical_accuracy"])  # fmt: skip
+    path = tmp_path / "logs" / "training.csv"
+    rows_seen = []
+
+    class ReadBack(callbacks.Callback):  # runs after the logger: the row must be on disk
+        def on_epoch_end(self, epoch, logs=None):
+            rows_seen.append(len(_read_csv(path)) - 1)
+
+    history = model.fit(x, y, epochs=3, batch_size=16, validation_data=blobs(12, seed=1),
+                        verbose=0, callbacks=[callbacks.CSVLogger(path), ReadBack()])  # fmt: skip
+    assert rows_seen == [1, 2, 3]
+    header, *rows = _read_csv(path)
+    h = history.history
+    assert header == ["epoch", *sorted(h)]
+    assert header[:3] == ["epoch", "accuracy", "img_per_s"] and "val_loss" in header
+    assert [row[0] for row in rows] == ["0", "1", "2"]
+    for i, row in enumerate(rows):
+        for key, text in zip(header[1:], row[1:], strict=True):
+            assert float(text) == h[key][i], (key, i)  # written in full, read back exactly
+
+
+def test_csv_logger_append_continues_a_resumed_run_and_otherwise_starts_afresh(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "training.csv"
+    path.write_text("stale,content\n1,2\n")
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";")])
+    model.fit(x, y, epochs=4, initial_epoch=2, verbose=0,
+              callbacks=[callbacks.CSVLogger(path, separator=";", append=True)])  # fmt: skip
+    header, *rows = _read_csv(path, separator=";")
+    assert header[0] == "epoch" and "loss" in header and "stale" not in header
+    assert [row[0] for row in rows] == ["0", "1", "2", "3"]  # one header, rows numbered on
+    assert all(len(row) == len(header) for row in rows)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";")])
+    assert [row[0] for row in _read_csv(path, separator=";")[1:]] == ["0"]
+
+
+def test_csv_logger_refuses_to_append_rows_of_other_columns(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    path = tmp_path / "training.csv"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path)])
+    before = path.read_text()
+    with pytest.raises(ValueError, match=r"CSVLogger: .*training.csv has the columns "
+                                         r"\['epoch', 'accuracy'.*but this run logs"):  # fmt: skip
+        model.fit(x, y, epochs=1, validation_data=(x, y), verbose=0,
+                  callbacks=[callbacks.CSVLogger(path, append=True)])  # fmt: skip
+    assert path.read_text() == before
+
+
+def test_csv_logger_writes_na_for_the_validation_of_a_stopped_epoch(tmp_path):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+
+    class StopInSecondEpoch(callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if len(self.model.history.epoch) == 1:
+                self.model.stop_training = True
+
+    path = tmp_path / "training.csv"
+    model.fit(x, y, epochs=3, batch_size=16, validation_data=(x, y), verbose=0,
+              callbacks=[callbacks.CSVLogger(path), StopInSecondEpoch()])  # fmt: skip
+    header, first, second = _read_csv(path)
+    val = [header.index("val_accuracy"), header.index("val_loss")]
+    assert [first[i] for i in val] != ["NA", "NA"] and [second[i] for i in val] == ["NA", "NA"]
 
 
 def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):

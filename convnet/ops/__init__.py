@@ -6,6 +6,11 @@ softmax) → initializers → layers → ... Docs: one chapter per op.
 Every ``*_forward(...)`` returns ``(out, cache)``; every ``*_backward(dout, cache)`` returns
 the gradient of the input first, then of each parameter. The ``*_naive`` twin of each has the
 same signature and is there to be read.
+
+Every op computes in the dtype of the arrays it is given, float32 or float64; any other
+dtype (an integer image, say, whose results would be truncated) is a ValueError naming the
+op and the dtype, from :func:`convnet.shapes.check_float`. Sizes, strides and paddings must
+be ints: ``stride=1.7`` is refused, not rounded (:func:`convnet.shapes.pair`).
 """
 
 from convnet.ops.activations import *  # noqa: F403

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from convnet.shapes import check_float
+
 __all__ = [
     "relu_forward", "relu_backward", "relu_forward_naive", "relu_backward_naive",
     "leaky_relu_forward", "leaky_relu_backward",
@@ -61,6 +63,7 @@ def relu_forward_naive(x):
     >>> relu_forward_naive(np.array([-2., 0., 3.]))[0]
     array([0., 0., 3.])
     """
+    check_float("relu", x=x)
     return _elementwise(lambda z: z if z > 0 else 0.0, x), x
 
 
@@ -72,6 +75,7 @@ def relu_backward_naive(dout, cache):
     >>> relu_backward_naive(np.array([5., 5., 5.]), np.array([-2., 0., 3.]))
     array([0., 0., 5.])
     """
+    check_float("relu", dout=dout)
     x = cache
     dx = np.empty_like(dout)
     flat_x, flat_d, flat_dx = x.reshape(-1), dout.reshape(-1), dx.reshape(-1)
@@ -88,6 +92,7 @@ def relu_forward(x):
     >>> relu_forward(np.array([-2., 0., 3.]))[0]
     array([0., 0., 3.])
     """
+    check_float("relu", x=x)
     return np.maximum(x, 0), x
 
 
@@ -99,6 +104,7 @@ def relu_backward(dout, cache):
     >>> relu_backward(np.array([5., 5., 5.]), np.array([-2., 0., 3.]))
     array([0., 0., 5.])
     """
+    check_float("relu", dout=dout)
     # Multiplying by the boolean mask keeps dout's dtype and is several times faster than
     # np.where on the seed-net's (128, 64, 24, 24) activations.
     return dout * (cache > 0)
@@ -120,6 +126,7 @@ def leaky_relu_forward_naive(x, *, alpha=0.3):
     >>> leaky_relu_forward_naive(np.array([-2., 3.]), alpha=0.1)[0]
     array([-0.2,  3. ])
     """
+    check_float("leaky_relu", x=x)
     return _elementwise(lambda z: z if z > 0 else alpha * z, x), (x, alpha)
 
 
@@ -131,6 +138,7 @@ def leaky_relu_backward_naive(dout, cache):
     >>> leaky_relu_backward_naive(np.array([1., 1.]), (np.array([-2., 3.]), 0.1))
     array([0.1, 1. ])
     """
+    check_float("leaky_relu", dout=dout)
     x, alpha = cache
     slope = _elementwise(lambda z: 1.0 if z > 0 else alpha, x)
     return dout * slope
@@ -144,6 +152,7 @@ def leaky_relu_forward(x, *, alpha=0.3):
     >>> leaky_relu_forward(np.array([-2., 3.]), alpha=0.1)[0]
     array([-0.2,  3. ])
     """
+    check_float("leaky_relu", x=x)
     return np.where(x > 0, x, x * x.dtype.type(alpha)), (x, alpha)
 
 
@@ -155,6 +164,7 @@ def leaky_relu_backward(dout, cache):
     >>> leaky_relu_backward(np.array([1., 1.]), (np.array([-2., 3.]), 0.1))
     array([0.1, 1. ])
     """
+    check_float("leaky_relu", dout=dout)
     x, alpha = cache
     positive = x > 0
     return dout * (positive + ~positive * dout.dtype.type(alpha))  # slope 1 or alpha
@@ -184,6 +194,7 @@ def sigmoid_forward_naive(x):
     >>> sigmoid_forward_naive(np.array([0., 1000., -1000.]))[0]
     array([0.5, 1. , 0. ])
     """
+    check_float("sigmoid", x=x)
     out = _elementwise(_sigmoid_scalar, x)
     return out, out
 
@@ -196,6 +207,7 @@ def sigmoid_backward_naive(dout, cache):
     >>> sigmoid_backward_naive(np.array([1.]), np.array([0.5]))
     array([0.25])
     """
+    check_float("sigmoid", dout=dout)
     s = cache
     ds = _elementwise(lambda v: v * (1.0 - v), s)
     return dout * ds
@@ -209,6 +221,7 @@ def sigmoid_forward(x):
     >>> sigmoid_forward(np.array([0., 1000., -1000.]))[0]
     array([0.5, 1. , 0. ])
     """
+    check_float("sigmoid", x=x)
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
     return out, out
@@ -222,6 +235,7 @@ def sigmoid_backward(dout, cache):
     >>> sigmoid_backward(np.array([1.]), np.array([0.5]))
     array([0.25])
     """
+    check_float("sigmoid", dout=dout)
     s = cache
     return dout * s * (1 - s)
 
@@ -242,6 +256,7 @@ def tanh_forward_naive(x):
     >>> tanh_forward_naive(np.array([0., 1000.]))[0]
     array([0., 1.])
     """
+    check_float("tanh", x=x)
     out = _elementwise(math.tanh, x)
     return out, out
 
@@ -254,6 +269,7 @@ def tanh_backward_naive(dout, cache):
     >>> tanh_backward_naive(np.array([2.]), np.array([0.5]))
     array([1.5])
     """
+    check_float("tanh", dout=dout)
     t = cache
     return dout * _elementwise(lambda v: 1.0 - v * v, t)
 
@@ -266,6 +282,7 @@ def tanh_forward(x):
     >>> tanh_forward(np.array([0., 1000.]))[0]
     array([0., 1.])
     """
+    check_float("tanh", x=x)
     out = np.tanh(x)
     return out, out
 
@@ -278,5 +295,6 @@ def tanh_backward(dout, cache):
     >>> tanh_backward(np.array([2.]), np.array([0.5]))
     array([1.5])
     """
+    check_float("tanh", dout=dout)
     t = cache
     return dout * (1 - t * t)

@@ -27,13 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.im2col import col2im, im2col
-from convnet.shapes import pair, resolve_padding, window_output_size
+from convnet.shapes import check_float, pair, resolve_padding, window_output_size
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv2d_forward_naive", "conv2d_backward_naive"]
 
 
 def _geometry(x, w, b, stride, padding):
-    """Validate shapes and return ``(kernel_hw, stride_hw, pads, out_hw)``."""
+    """Validate dtypes and shapes and return ``(kernel_hw, stride_hw, pads, out_hw)``."""
+    check_float("conv2d", x=x, w=w, b=b)
     if x.ndim != 4:
         raise ValueError(f"conv2d: expected x of shape (N, C, H, W), got {x.shape}")
     if w.ndim != 4:
@@ -126,6 +127,7 @@ def conv2d_backward_naive(dout, cache):
     >>> db
     array([4.])
     """
+    check_float("conv2d", dout=dout)
     x, w, b, (sh, sw), (top, bottom, left, right) = cache
     kh, kw = w.shape[2:]
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
@@ -194,6 +196,7 @@ def conv2d_backward(dout, cache):
     array([[ 8., 12.],
            [20., 24.]])
     """
+    check_float("conv2d", dout=dout)
     x, w, b, stride_hw, pads = cache
     n_img, n_filt = dout.shape[:2]
     kernel_hw, out_hw = w.shape[2:], dout.shape[2:]

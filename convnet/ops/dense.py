@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnet.shapes import check_float
+
 __all__ = [
     "dense_forward",
     "dense_backward",
@@ -31,6 +33,7 @@ __all__ = [
 
 
 def _check(x, w, b):
+    check_float("dense", x=x, w=w, b=b)
     if x.ndim != 2:
         raise ValueError(f"dense: expected x of shape (N, D_in), got {x.shape}")
     if w.ndim != 2 or x.shape[1] != w.shape[0]:
@@ -96,6 +99,7 @@ def dense_backward_naive(dout, cache):
     >>> dx, dw[:, 0], db
     (array([[1., 1.]]), array([1., 2.]), array([1., 0., 0.]))
     """
+    check_float("dense", dout=dout)
     x, w, b = cache
     n_img, d_in = x.shape
     d_out = w.shape[1]
@@ -141,6 +145,7 @@ def dense_backward(dout, cache):
     >>> dx, dw[:, 0], db
     (array([[1., 1.]]), array([1., 2.]), array([1., 0., 0.]))
     """
+    check_float("dense", dout=dout)
     x, w, b = cache
     return dout @ w.T, x.T @ dout, (dout.sum(axis=0) if b is not None else None)
 
@@ -162,6 +167,7 @@ def flatten_forward_naive(x):
     >>> flatten_forward_naive(np.arange(8.0).reshape(1, 2, 2, 2))[0]
     array([[0., 1., 2., 3., 4., 5., 6., 7.]])
     """
+    check_float("flatten", x=x)
     if x.ndim != 4:
         raise ValueError(f"flatten: expected x of shape (N, C, H, W), got {x.shape}")
     n_img, n_ch, h_in, w_in = x.shape
@@ -185,6 +191,7 @@ def flatten_backward_naive(dout, cache):
     <BLANKLINE>
            [[3., 4.]]])
     """
+    check_float("flatten", dout=dout)
     n_img, n_ch, h_in, w_in = cache
     dx = np.empty(cache, dtype=dout.dtype)
     for n in range(n_img):
@@ -203,6 +210,7 @@ def flatten_forward(x):
     >>> flatten_forward(np.arange(8.0).reshape(1, 2, 2, 2))[0]
     array([[0., 1., 2., 3., 4., 5., 6., 7.]])
     """
+    check_float("flatten", x=x)
     if x.ndim < 2:
         raise ValueError(f"flatten: expected a batch of shape (N, ...), got {x.shape}")
     return x.reshape(x.shape[0], -1), x.shape
@@ -216,4 +224,5 @@ def flatten_backward(dout, cache):
     >>> flatten_backward(np.array([[1., 2., 3., 4.]]), (1, 2, 1, 2)).shape
     (1, 2, 1, 2)
     """
+    check_float("flatten", dout=dout)
     return dout.reshape(cache)

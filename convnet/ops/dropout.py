@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convnet.shapes import check_float
+
 __all__ = ["dropout_forward", "dropout_backward", "dropout_forward_naive", "dropout_backward_naive"]
 
 
@@ -69,6 +71,7 @@ def dropout_forward_naive(x, *, rate, training=True, rng=None, mask=None):
     array([1., 2.])
     """
     _check_rate(rate)
+    check_float("dropout", x=x, mask=mask)
     if not training:
         return x, None
     mask = _mask(x, rate, rng, mask)
@@ -87,6 +90,7 @@ def dropout_backward_naive(dout, cache):
     >>> dropout_backward_naive(np.array([1., 1.]), np.array([2., 0.]))
     array([2., 0.])
     """
+    check_float("dropout", dout=dout)
     mask = cache
     if mask is None:
         return dout
@@ -109,6 +113,7 @@ def dropout_forward(x, *, rate, training=True, rng=None, mask=None):
     1.0
     """
     _check_rate(rate)
+    check_float("dropout", x=x, mask=mask)
     if not training:
         return x, None
     mask = _mask(x, rate, rng, mask)
@@ -123,4 +128,5 @@ def dropout_backward(dout, cache):
     >>> dropout_backward(np.array([1., 1.]), np.array([2., 0.]))
     array([2., 0.])
     """
+    check_float("dropout", dout=dout)
     return dout if cache is None else dout * cache

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.im2col import col2im, im2col
-from convnet.shapes import pair, resolve_padding, window_output_size
+from convnet.shapes import check_float, pair, resolve_padding, window_output_size
 
 __all__ = [
     "maxpool2d_forward",
@@ -44,6 +44,7 @@ __all__ = [
 
 
 def _geometry(x, pool_size, strides, padding, op):
+    check_float(op, x=x)
     if x.ndim != 4:
         raise ValueError(f"{op}: expected x of shape (N, C, H, W), got {x.shape}")
     try:
@@ -130,6 +131,7 @@ def maxpool2d_backward_naive(dout, cache):
     array([[ 0.,  0.],
            [10.,  0.]])
     """
+    check_float("max_pooling2d", dout=dout)
     x, (pool_hw, stride_hw, pads, (h_out, w_out)) = cache
     dx = np.zeros_like(x)
     for n in range(x.shape[0]):
@@ -185,6 +187,7 @@ def avgpool2d_backward_naive(dout, cache):
     array([[2., 2.],
            [2., 2.]])
     """
+    check_float("average_pooling2d", dout=dout)
     x_shape, (pool_hw, stride_hw, pads, (h_out, w_out)) = cache
     dx = np.zeros(x_shape, dtype=dout.dtype)
     for n in range(x_shape[0]):
@@ -264,6 +267,7 @@ def maxpool2d_backward(dout, cache):
     array([[ 0.,  0.],
            [10.,  0.]])
     """
+    check_float("max_pooling2d", dout=dout)
     x, geometry = cache
     cols, inside = _columns(x, geometry)
     winner = np.where(inside, cols, -np.inf).argmax(axis=1)  # (N*C, P)
@@ -300,6 +304,7 @@ def avgpool2d_backward(dout, cache):
     array([[2., 2.],
            [2., 2.]])
     """
+    check_float("average_pooling2d", dout=dout)
     x_shape, geometry = cache
     _, inside = _windows(x_shape, geometry)
     share = dout.reshape(x_shape[0] * x_shape[1], 1, -1) / inside.sum(axis=1)  # (N*C, 1, P)

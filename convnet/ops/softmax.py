@@ -32,6 +32,8 @@ import math
 
 import numpy as np
 
+from convnet.shapes import check_float
+
 __all__ = [
     "softmax",
     "softmax_forward",
@@ -46,6 +48,7 @@ __all__ = [
 
 
 def _check_logits(z, op):
+    check_float(op, z=z)
     if z.ndim != 2:
         raise ValueError(f"{op}: expected logits of shape (N, K), got {z.shape}")
 
@@ -114,6 +117,7 @@ def softmax_backward_naive(dout, cache):
     >>> softmax_backward_naive(np.array([[1., 0.]]), cache)
     array([[ 0.25, -0.25]])
     """
+    check_float("softmax", dout=dout)
     p = cache
     dz = np.empty_like(dout)
     for n in range(p.shape[0]):
@@ -147,6 +151,7 @@ def softmax_backward(dout, cache):
     >>> softmax_backward(np.array([[1., 0.]]), cache)
     array([[ 0.25, -0.25]])
     """
+    check_float("softmax", dout=dout)
     p = cache
     return p * (dout - np.sum(dout * p, axis=1, keepdims=True))
 
