@@ -199,10 +199,12 @@ def test_progress_in_a_non_terminal_is_one_line_per_epoch():
 def test_nan_guard_stops_a_diverging_run(capsys):
     x, y = blobs()
     # A linear model and an absurd learning rate: the second step's logits overflow float32.
-    model = Sequential([L.Flatten(), L.Dense(3, activation="softmax")], input_shape=(1, 8, 8))
+    # Seeded: for a few unlucky initial weights (about 2 in 100) no step overflows at all.
+    model = Sequential([L.Flatten(), L.Dense(3, activation="softmax")], input_shape=(1, 8, 8),
+                       seed=0)  # fmt: skip
     model.compile(optimizer=optimizers.SGD(learning_rate=1e38),
                   loss="sparse_categorical_crossentropy")  # fmt: skip
-    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0,
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, seed=0,
                         callbacks=[callbacks.TerminateOnNaN()])  # fmt: skip
     assert model.stop_training
     assert "epoch 1, batch" in model.stop_reason and "learning rate" in model.stop_reason
