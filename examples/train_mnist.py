@@ -5,7 +5,7 @@ project descends from, plus random shifts of the training images by up to one pi
     python examples/train_mnist.py --shift 0       # the notebook's recipe exactly: no shifts
     python examples/train_mnist.py --limit 5000 --epochs 2     # a quick look
     python examples/train_mnist.py --resume        # continue the interrupted run in runs/seed/
-    python examples/train_mnist.py --net small --epochs 3   # a 6k-parameter CNN, ~7 s
+    python examples/train_mnist.py --net small --epochs 3   # a 6k-parameter CNN, in seconds
     python examples/train_mnist.py --dataset fashion_mnist  # the same on Fashion-MNIST
 
 Steps (each is a few lines of ``convnet.cli.train``, worth reading):
