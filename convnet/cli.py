@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convnet import __version__, callbacks, optimizers
+from convnet import __version__, callbacks, losses, optimizers
 from convnet.data import DATASETS
 from convnet.nets import seed_net, small_net
 
@@ -320,19 +320,45 @@ def train(args) -> int:
     return 0
 
 
+def dataset_of(model) -> str:
+    """The name of the dataset ``model`` was trained on: the one ``train`` recorded in its
+    file, else the registered dataset with the model's class names, else MNIST.
+
+    Examples
+    --------
+    >>> from convnet.nets import small_net
+    >>> model = small_net(seed=0)
+    >>> dataset_of(model)
+    'mnist'
+    >>> model.class_names = DATASETS["fashion_mnist"].class_names
+    >>> dataset_of(model)
+    'fashion_mnist'
+    """
+    recorded = model.metadata.get("dataset")
+    if recorded in DATASETS:
+        return recorded
+    named = [name for name, d in DATASETS.items() if list(d.class_names) == model.class_names]
+    return named[0] if named else "mnist"
+
+
 def evaluate(args) -> int:
     from convnet import data
     from convnet.io import load_model
 
-    dataset = data.get_dataset(args.dataset)
     model_path = model_to_use(args)
-    model = load_model(model_path)
+    # Without its optimizer: a model saved without one, or written by Keras with a loss for
+    # one-hot labels, is scored all the same, on integer labels.
+    model = load_model(model_path, compile=False)
+    model.compile(loss=losses.SparseCategoricalCrossentropy(
+        from_logits=model.layers[-1].activation != "softmax"))  # fmt: skip
+    dataset = data.get_dataset(args.dataset or dataset_of(model))
+    print(f"{dataset.title} test set, {model_path}", file=sys.stderr)
     if model.class_names != list(dataset.class_names):
         print(f"warning: {model_path} names its classes {', '.join(model.class_names)}; "
               f"{dataset.title}'s are {', '.join(dataset.class_names)}. Was the model trained "
               "on another dataset? --dataset chooses the test set.", file=sys.stderr)  # fmt: skip
     (_, _), (x_test, y_test) = data.load_data(dataset.name, args.data_dir)
-    loss, acc = model.evaluate(data.to_images(x_test), y_test.astype(np.int64))
+    loss, acc, *_ = model.evaluate(data.to_images(x_test), y_test.astype(np.int64))
     print(f"Test loss: {loss:.4f}")
     print(f"Test accuracy: {acc:.4f}")
     return 0
@@ -450,8 +476,9 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
                        description="Evaluate a saved model on the 10,000 test images of MNIST "
                                    "or another dataset.")  # fmt: skip
     e.add_argument("--model", default=None, help=model_help)
-    e.add_argument("--dataset", default="mnist", choices=sorted(DATASETS),
-                   help="whose test set to evaluate on")  # fmt: skip
+    e.add_argument("--dataset", default=None, choices=sorted(DATASETS),
+                   help="whose test set to evaluate on (default: the one the model was trained "
+                        "on, as its file records)")  # fmt: skip
     e.add_argument("--data-dir", default=None, help=data_help)
     e.set_defaults(run=evaluate)
 

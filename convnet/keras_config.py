@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from convnet import layers as L
 from convnet import losses, optimizers
+from convnet.metrics import ACCURACY_ALIASES, METRICS
 from convnet.shapes import resolve_padding
 
 __all__ = [
@@ -202,7 +203,8 @@ def training_config(model) -> dict:
         loss = {"class_name": _LOSS_CLASSES[loss], "config": {"from_logits": True}}
     opt = model.optimizer
     return {
-        "loss": loss, "metrics": ["accuracy"], "weighted_metrics": None, "loss_weights": None,
+        "loss": loss, "metrics": list(model.metrics), "weighted_metrics": None,
+        "loss_weights": None,
         "optimizer_config": {"class_name": _OPTIMIZER_CLASSES[opt.name],
                              "config": {"name": opt.name, **opt.get_config()}},
     }  # fmt: skip
@@ -410,6 +412,22 @@ def _zero_padding(padding) -> tuple:
     rows = (rows, rows) if isinstance(rows, int) else tuple(rows)
     cols = (cols, cols) if isinstance(cols, int) else tuple(cols)
     return (*rows, *cols)
+
+
+def known_metrics(config: dict) -> list[str]:
+    """The metrics of a ``training_config`` that convnet measures (:data:`convnet.metrics.METRICS`,
+    Keras's other names for accuracy included); others, and Keras's per-output lists and
+    dicts, are left out, so that a file never fails to load for a metric.
+
+    Examples
+    --------
+    >>> known_metrics({"metrics": ["acc", "sparse_top_k_categorical_accuracy", "auc"]})
+    ['acc', 'sparse_top_k_categorical_accuracy']
+    >>> known_metrics({"metrics": None})
+    []
+    """
+    return [m for m in config.get("metrics") or []
+            if isinstance(m, str) and ACCURACY_ALIASES.get(m, m) in METRICS]  # fmt: skip
 
 
 def compile_args(config: dict):

@@ -519,7 +519,7 @@ def _class_names(f, model: Sequential, path) -> list | None:
     the file has none (Keras's files): the model then names its classes "0", "1", ..."""
     if "convnet_class_names" not in f.attrs:
         return None
-    names = json.loads(_text(f.attrs["convnet_class_names"]))
+    names = _json_attr(f, "convnet_class_names", path)
     outputs = model.output_shape[-1]
     if not (isinstance(names, list) and len(names) == outputs
             and all(isinstance(name, str) for name in names)):  # fmt: skip
@@ -575,8 +575,10 @@ def read_model(path, build, *, compile: bool):
         values = _read_weights(_weights_group(f, path), model, path)
         class_names = _class_names(f, model, path)
         optimizer = loss = state = None
+        metrics = []
         if compile and "training_config" in f.attrs:
             training_config = _json_attr(f, "training_config", path)
+            metrics = keras_config.known_metrics(training_config)
             try:
                 optimizer, loss = keras_config.compile_args(training_config)
             except ValueError as err:
@@ -590,7 +592,7 @@ def read_model(path, build, *, compile: bool):
     model.class_names = class_names
     if optimizer is not None:
         try:
-            model.compile(optimizer=optimizer, loss=loss)
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         except ValueError as err:
             raise ValueError(f"{path}: {err}; load with compile=False to skip the training "
                              "configuration") from None  # fmt: skip

@@ -28,6 +28,7 @@ import numpy as np
 from convnet import backend as backends
 from convnet import losses, optimizers
 from convnet.layers import Layer
+from convnet.metrics import ACCURACY_ALIASES, METRICS, accuracy, top_k_accuracy
 from convnet.shapes import channels_last_hint, check_float
 
 __all__ = ["Sequential", "steps_for", "accuracy", "top_k_accuracy", "METRICS"]
@@ -173,6 +174,11 @@ class Sequential:
         names = [layer.name for layer in self.layers]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: layer names must be unique, got {names}")
+        outputs = self.layers[-1].output_shape[-1]
+        if self._class_names is not None and len(self._class_names) != outputs:
+            raise ValueError(f"{self.name}: {len(self._class_names)} class names "
+                             f"{self._class_names} for {outputs} outputs; give one name per "
+                             "output")  # fmt: skip
         # The seam of the speed ladder: on the naive and fast rungs the steps are the layers;
         # on the tuned rung, the annex's plan for them (see convnet.backend).
         self._steps = steps_for(self.layers, self.backend)
@@ -403,7 +409,9 @@ class Sequential:
             ``'top_k_categorical_accuracy'`` and ``'sparse_top_k_categorical_accuracy'``
             (k = 5) are measured after it. They become ``model.metrics``: ``fit`` logs each
             under its name (and ``val_`` + name), ``evaluate`` and ``train_on_batch`` return
-            them after the loss, in this order. Any other name is an error.
+            them after the loss, in this order. Keras's other names for accuracy (``'acc'``,
+            ``'categorical_accuracy'``, ``'sparse_categorical_accuracy'``) mean accuracy;
+            any other name is an error.
 
         Examples
         --------
@@ -423,6 +431,7 @@ class Sequential:
         """  # noqa: E501
         names = ["accuracy"]  # always measured
         for name in [metrics] if isinstance(metrics, str) else metrics or []:
+            name = ACCURACY_ALIASES.get(name, name) if isinstance(name, str) else name
             if not isinstance(name, str) or name not in METRICS:
                 raise ValueError(
                     f"{self.name}: unknown metric {name!r}; convnet has "
@@ -797,50 +806,3 @@ class Sequential:
             sums += np.multiply([self.loss.forward(z, yb)[0], *self._measure(z, yb)], len(xb))
         return tuple((sums / len(x)).tolist())
 
-
-def accuracy(scores, y) -> float:
-    """Fraction of rows whose highest score is the true class.
-
-    ``y`` is integer classes (N,) or one-hot rows (N, K).
-
-    Examples
-    --------
-    >>> accuracy(np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 1]))
-    0.5
-    """
-    return float(np.mean(np.argmax(scores, axis=1) == _labels(y)))
-
-
-def top_k_accuracy(scores, y, k: int = 5) -> float:
-    """Fraction of rows whose true class is among the ``k`` highest scores.
-
-    Keras's top-k categorical accuracy, with its default k = 5: on MNIST, how often the
-    right digit is at least among the network's five best guesses. ``y`` is integer classes
-    (N,) or one-hot rows (N, K), so Keras's two names for it (``top_k_categorical_accuracy``
-    for one-hot labels, ``sparse_top_k_categorical_accuracy`` for integer ones) both
-    measure it. A class that ties with the k-th highest score counts as in the top k.
-
-    Examples
-    --------
-    >>> scores = np.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1]])
-    >>> top_k_accuracy(scores, np.array([2, 2]), k=2)      # 2nd of 3, then 3rd of 3
-    0.5
-    """
-    labels = _labels(y)
-    true = scores[np.arange(len(scores)), labels]
-    higher = np.sum(scores > true[:, None], axis=1)  # how many classes beat the true one
-    return float(np.mean(higher < k))
-
-
-def _labels(y):
-    """Integer classes (N,) from integer classes or one-hot rows (N, K)."""
-    y = np.asarray(y)
-    return y.argmax(axis=1) if y.ndim == 2 else y
-
-
-#: The metrics :meth:`Sequential.compile` accepts, by name: ``metric(scores, y) -> float``.
-METRICS = {
-    "accuracy": accuracy,
-    "top_k_categorical_accuracy": top_k_accuracy,
-    "sparse_top_k_categorical_accuracy": top_k_accuracy,
-}

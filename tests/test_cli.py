@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,14 @@ def test_train_net_small_trains_the_small_cnn(tmp_path, capsys):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["net"] == "small" and results["train_images"] == 2000
     assert load_model(tmp_path / "mnist.h5").count_params() == 5994
+
+
+@pytest.mark.parametrize("name", ["keras3_small_cnn.h5", "tfkeras2_small_cnn.h5"])
+def test_evaluate_scores_a_keras_file(name, capsys):
+    """A file Keras wrote (compiled there for one-hot labels) is scored on MNIST's integer
+    labels all the same, without its optimizer."""
+    fixture = Path(__file__).parent / "fixtures" / name
+    assert main(["evaluate", "--model", str(fixture)]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("Test accuracy:")[1])
+    assert 0.0 <= accuracy <= 1.0 and "Test loss:" in out

@@ -491,6 +491,26 @@ def test_evaluate_warns_when_the_classes_differ(tmp_path, capsys):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.class_names = FASHION_CLASSES
     model.save(tmp_path / "fashion.h5")
-    assert main(["evaluate", "--model", str(tmp_path / "fashion.h5")]) == 0  # MNIST's test set
+    assert main(["evaluate", "--model", str(tmp_path / "fashion.h5"), "--dataset", "mnist"]) == 0
     err = capsys.readouterr().err
+    assert "MNIST test set" in err
     assert "names its classes T-shirt/top, Trouser" in err and "--dataset" in err
+
+
+@needs_fashion
+def test_evaluate_scores_a_model_on_the_dataset_it_was_trained_on(tmp_path, capsys):
+    """Left to itself, evaluate takes the dataset the model's file records (or names)."""
+    from convnet.cli import main
+    from convnet.nets import small_net
+
+    model = small_net(seed=0)
+    model.class_names = FASHION_CLASSES  # no optimizer, as a model saved without one
+    model.save(tmp_path / "fashion.h5", include_optimizer=False)
+    env = {"CONVNET_FASHION_MNIST_DIR": REAL_FASHION_DIR}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert main(["evaluate", "--model", str(tmp_path / "fashion.h5")]) == 0
+    captured = capsys.readouterr()
+    assert "Fashion-MNIST test set" in captured.err and "warning" not in captured.err
+    assert "Test accuracy:" in captured.out

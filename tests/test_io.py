@@ -550,3 +550,31 @@ def test_killed_at_a_random_moment_the_file_is_whole(tmp_path):
     for _ in range(version):  # as the saver did it, rounding included
         expected += 1.0
     np.testing.assert_array_equal(loaded.layers[0].params["kernel"], expected)
+
+
+def test_compiled_metrics_survive_save_and_load(tmp_path):
+    model = trained(every_layer_net())
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_top_k_categorical_accuracy"])  # fmt: skip
+    model.save(tmp_path / "m.h5")
+    loaded = load_model(tmp_path / "m.h5")
+    assert loaded.metrics == ["accuracy", "sparse_top_k_categorical_accuracy"]
+    x = np.random.default_rng(0).random((6, *model.input_shape)).astype(np.float32)
+    y = np.arange(6) % model.output_shape[0]
+    assert len(loaded.evaluate(x, y)) == 3
+
+
+def test_class_names_given_before_the_build_are_checked_at_the_build():
+    model = Sequential([L.Dense(3, activation="softmax")])
+    model.class_names = ["a", "b"]
+    with pytest.raises(ValueError, match="2 class names .* for 3 outputs"):
+        model.build((4,))
+
+
+def test_class_names_that_are_not_json_are_named_with_the_file(tmp_path):
+    model = trained(every_layer_net())
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r+") as f:
+        f.attrs["convnet_class_names"] = "not json ["
+    with pytest.raises(ValueError, match=r"m\.h5: the convnet_class_names attribute is not valid"):
+        load_model(tmp_path / "m.h5")

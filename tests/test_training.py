@@ -108,13 +108,20 @@ def test_validation_split_must_leave_samples_on_both_sides():
     assert len(history.history["val_loss"]) == 1
 
 
+@pytest.mark.parametrize("alias", ["acc", "categorical_accuracy", "sparse_categorical_accuracy"])
+def test_keras_names_for_accuracy_mean_accuracy(alias):
+    model = tiny_net()
+    model.compile(loss="sparse_categorical_crossentropy", metrics=[alias])
+    assert model.metrics == ["accuracy"]
+
+
 def ten_classes(n=200, seed=0):
     """Random points and labels of ten classes: top-5 accuracy is neither 0 nor 1 here."""
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, 6)).astype(np.float32), rng.integers(0, 10, size=n)
 
 
-@pytest.mark.parametrize("bad", ["auc", "precision", "categorical_accuracy", len, ["accuracy"]])
+@pytest.mark.parametrize("bad", ["auc", "precision", "top_1_accuracy", len, ["accuracy"]])
 def test_compile_refuses_unknown_metrics_listing_the_known_ones(bad):
     model = tiny_net()
     with pytest.raises(ValueError) as err:
