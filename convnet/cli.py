@@ -224,18 +224,41 @@ def shifts(max_shift: int):
     return functools.partial(random_shift, max_shift=max_shift) if max_shift else None
 
 
+def check_run_options(args) -> None:
+    """Refuse, before anything is loaded or made, run options that cannot train: a ValueError
+    naming the option.
+
+    Examples
+    --------
+    >>> from argparse import Namespace
+    >>> check_run_options(Namespace(epochs=0, batch_size=None, limit=None, lr=None, shift=None))
+    Traceback (most recent call last):
+    ...
+    ValueError: --epochs must be 1 or more, got 0
+    """
+    for option, least in (("epochs", 1), ("batch_size", 1), ("limit", 1)):
+        given = getattr(args, option)
+        if given is not None and given < least:
+            raise ValueError(f"--{option.replace('_', '-')} must be {least} or more, got {given}")
+    if args.lr is not None and not args.lr > 0:
+        raise ValueError(f"--lr must be more than 0, got {args.lr}")
+    if args.shift is not None and not 0 <= args.shift < 28:
+        raise ValueError(f"--shift must be from 0 (no shifts) to 27 pixels, got {args.shift}")
+
+
 def train(args) -> int:
     from convnet import data, plots
     from convnet.io import load_checkpoint
 
+    check_run_options(args)
     out = Path(args.out) if args.out is not None else RUNS / run_name(args)
-    out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     checkpoint_path = out / "checkpoint.h5"  # rewritten after every epoch
     if args.resume and not checkpoint_path.exists():
         raise FileNotFoundError(f"no {checkpoint_path} to resume; run without --resume to start "
                                 "training, or give the options (or the --out folder) of the "
                                 "interrupted run")  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
     checkpoint = load_checkpoint(checkpoint_path) if args.resume else None
     settings = run_settings(args, checkpoint.settings if checkpoint else None)
     augment = shifts(settings["shift"])

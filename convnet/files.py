@@ -23,6 +23,26 @@ __all__ = ["atomic_write", "remove_orphans"]
 HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 
 
+def _unlocked(path: Path) -> bool:
+    """True if no process holds the lock that :class:`atomic_write` keeps on its temporary
+    file while it writes (a dead writer's lock went with it); False when in doubt."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:  # held: a writer is at work on it
+        return False
+    finally:
+        os.close(fd)  # closing releases the lock taken here
+
+
 def _process_is_gone(pid: int) -> bool:
     """True only if no process ``pid`` runs on this machine; when in doubt, False."""
     if os.name != "posix":
@@ -41,9 +61,11 @@ def remove_orphans(path) -> list[Path]:
 
     A temporary file is named ``.<name>.<host>.<pid>.<random>.tmp`` after the machine and
     the process that writes it. One is an orphan, and removed, only if it belongs to the
-    same target ``path``, was made on this machine, by a process that no longer runs. A
-    file of another target, of another machine, or of a process that still runs (this one
-    included, or one that was given a dead writer's number since) is left alone.
+    same target ``path``, was made on this machine, by a process that no longer runs, and
+    nobody holds the lock its writer keeps on it while writing. A file of another target, of
+    another machine, of a process that still runs (this one included, or one that was given
+    a dead writer's number since), or still locked (a writer in another container, whose
+    processes this one cannot see) is left alone.
 
     Returns
     -------
@@ -71,7 +93,7 @@ def remove_orphans(path) -> list[Path]:
     removed = []
     for candidate in path.parent.iterdir() if path.parent.is_dir() else ():
         match = pattern.fullmatch(candidate.name)
-        if match is None or not _process_is_gone(int(match[1])):
+        if match is None or not _process_is_gone(int(match[1])) or not _unlocked(candidate):
             continue
         try:
             candidate.unlink()
@@ -111,10 +133,24 @@ class atomic_write:
         name = f".{self.path.name}.{HOST}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
         self.tmp = self.path.with_name(name)
         # Created like any new file (mode 0o666 less the umask); O_EXCL: never reuse a file.
-        os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        self._lock = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:  # held while the file is written: remove_orphans leaves a locked file alone
+            import fcntl
+
+            # A POSIX record lock, not flock(): HDF5 takes a flock() of its own on the file
+            # it writes, and on Linux the two kinds do not meet.
+            fcntl.lockf(self._lock, fcntl.LOCK_EX)
+        except ImportError:  # not POSIX: nothing is removed there anyway
+            pass
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
+        try:
+            return self._finish(exc_type)
+        finally:
+            os.close(self._lock)  # and with it the lock
+
+    def _finish(self, exc_type):
         if exc_type is not None:
             Path(self.tmp).unlink(missing_ok=True)
             return False

@@ -618,6 +618,9 @@ class Sequential:
         self._require_compiled()
         self._check_pair(x, y)
         x = self._prepare_input(x)
+        if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+            raise ValueError(f"{self.name}: batch_size must be a whole number of 1 or more, "
+                             f"got {batch_size!r}")  # fmt: skip
         if validation_split:
             x, y, validation_data = self._split_off(x, y, validation_split, validation_data)
         if validation_data is not None:

@@ -84,6 +84,8 @@ def load_image(path) -> np.ndarray:
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not an image (an empty or damaged file, or a format "
                          "Pillow cannot read)") from None  # fmt: skip
+    except Image.DecompressionBombError as err:  # a few KB on disk, gigabytes decoded
+        raise ValueError(f"{path}: too large to read safely ({err})") from None
     try:
         with img:
             if img.mode.startswith("I;16") or img.mode == "I":

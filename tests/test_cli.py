@@ -138,3 +138,19 @@ def test_evaluate_scores_a_keras_file(name, capsys):
     out = capsys.readouterr().out
     accuracy = float(out.split("Test accuracy:")[1])
     assert 0.0 <= accuracy <= 1.0 and "Test loss:" in out
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
+    (["--batch-size", "0"], "--batch-size must be 1 or more, got 0"),
+    (["--limit", "-100"], "--limit must be 1 or more, got -100"),
+    (["--lr", "-1"], "--lr must be more than 0, got -1.0"),
+    (["--shift", "30"], "--shift must be from 0 (no shifts) to 27 pixels, got 30"),
+    (["--resume", "--seed", "3"], "to resume"),
+])  # fmt: skip
+def test_train_refuses_bad_options_before_making_a_folder(option, message, tmp_path, capsys,
+                                                          monkeypatch):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--net", "small", *option]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # nothing made, nothing loaded

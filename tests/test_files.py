@@ -88,3 +88,31 @@ def test_remove_orphans_returns_what_it_removed_and_tolerates_a_missing_folder(t
     assert remove_orphans(target) == [orphan]
     assert remove_orphans(target) == []
     assert remove_orphans(tmp_path / "nowhere" / "mnist.h5") == []
+
+
+# Holds a POSIX lock on a file, as a writer in another container (whose process this one
+# cannot see) would, and prints once it holds it.
+HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX record locks")
+def test_a_locked_temporary_file_is_left_alone_even_if_its_pid_is_gone(tmp_path, writers):
+    """A writer in another PID namespace shows a number no process here has: its lock on
+    the file is what tells that it is still writing."""
+    target = tmp_path / "mnist.h5"
+    orphan = writers(target, "killed")  # a dead writer's file, its number gone for good
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(orphan)],
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert remove_orphans(target) == [] and orphan.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert remove_orphans(target) == [orphan]  # the lock went with its holder

@@ -241,3 +241,15 @@ def test_redraw_puts_the_digit_big_and_dark_somewhere_on_white_paper():
         sides.append(bottom - top + 1)
         assert right - left + 1 < bottom - top + 1  # still taller than wide
     assert 120 <= min(sides) and max(sides) <= 220 and len(set(sides)) > 5
+
+
+def test_a_decompression_bomb_is_a_value_error_naming_the_file(tmp_path, monkeypatch):
+    """Pillow refuses pictures of more than twice MAX_IMAGE_PIXELS (a few KB of PNG can
+    decode to gigabytes); here the limit is lowered instead of writing such a file."""
+    from PIL import Image
+
+    path = tmp_path / "huge.png"
+    Image.new("L", (100, 100), 255).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice that
+    with pytest.raises(ValueError, match=r"huge\.png: too large to read safely"):
+        load_image(path)

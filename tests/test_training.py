@@ -432,3 +432,13 @@ def test_seeded_5000_image_run_reaches_95_percent(mnist):
     loss, acc = model.evaluate(mnist.x_test[:1000], mnist.y_test[:1000])
     assert acc >= 0.95, (loss, acc)
     assert math.isfinite(loss)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5])
+def test_fit_refuses_a_batch_size_that_is_not_a_positive_whole_number(bad):
+    x, y = blobs()
+    model = tiny_net()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=f"batch_size must be a whole number of 1 or more, "
+                                         f"got {bad}"):  # fmt: skip
+        model.fit(x, y, batch_size=bad, verbose=0)
