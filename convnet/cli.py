@@ -130,7 +130,7 @@ RUN_FILES = {
     "results.json": "test loss and accuracy, times, settings, machine",
     "curves.png": "loss and accuracy per epoch",
     "confusion.png": "the test confusion matrix",
-    "misclassified.png": "test digits the model got wrong",
+    "misclassified.png": "test images the model got wrong",
 }
 
 
