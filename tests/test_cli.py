@@ -83,7 +83,7 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(trained, tmp_path
     assert main(["train", "--resume", "--out", str(tmp_path)]) == 2
     assert "checkpoint.h5" in capsys.readouterr().err
     assert main(["train", "--shift", "-1", "--out", str(tmp_path)]) == 2
-    assert "--shift must be 0 (no shifts) or more, got -1" in capsys.readouterr().err
+    assert "--shift must be from 0 (no shifts) to 27 pixels, got -1" in capsys.readouterr().err
 
 
 def test_train_writes_into_a_run_folder_that_resume_and_evaluate_find(tmp_path, monkeypatch,
