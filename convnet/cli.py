@@ -290,12 +290,19 @@ def train(args) -> int:
 
     # 3. Training, with a checkpoint after every epoch.
     saver = callbacks.TrainingCheckpoint(checkpoint_path, history=earlier, settings=settings)
-    history = model.fit(
-        x_train, y_train, epochs=settings["epochs"], initial_epoch=initial_epoch,
-        batch_size=settings["batch_size"], validation_data=(split.x_val, split.y_val),
-        seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver],
-        verbose=args.verbose, augment=augment,
-    )  # fmt: skip
+    try:
+        history = model.fit(
+            x_train, y_train, epochs=settings["epochs"], initial_epoch=initial_epoch,
+            batch_size=settings["batch_size"], validation_data=(split.x_val, split.y_val),
+            seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver],
+            verbose=args.verbose, augment=augment,
+        )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C: the checkpoint of the last whole epoch is on disk
+        done = len(saver.history.get("loss", []))
+        print(f"\nInterrupted after {done} complete epoch(s) of {settings['epochs']}; "
+              f"{checkpoint_path} holds the last. To continue, run the same command with "
+              "--resume.", file=sys.stderr)  # fmt: skip
+        return 130
     train_seconds = time.perf_counter() - started
     if model.stop_reason:
         print(f"Training stopped: {model.stop_reason}")

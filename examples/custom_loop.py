@@ -37,24 +37,34 @@ from convnet.data import load_mnist, to_images
 from convnet.nets import seed_net, small_net
 
 
+def at_least_one(text):
+    """An argparse type: a whole number of 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
         "--net",
         choices=["small", "seed"],
         default="small",
         help="the small CNN (6k parameters) or the notebook's (1.2M)",
     )
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=at_least_one, default=2, help="passes over the data")
+    parser.add_argument("--batch-size", type=at_least_one, default=32, help="images per step")
     parser.add_argument(
-        "--limit", type=int, default=None, help="train on the first N training images only"
+        "--limit", type=at_least_one, default=None, help="train on the first N training images"
     )
     parser.add_argument(
-        "--every", type=int, default=100, help="print the mean loss of every this many batches"
+        "--every", type=at_least_one, default=100,
+        help="print the mean loss of every this many batches",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the order")
+    parser.add_argument("--data-dir", default=None, help="folder with the four MNIST files")
     return parser.parse_args(argv)
 
 

@@ -154,3 +154,16 @@ def test_train_refuses_bad_options_before_making_a_folder(option, message, tmp_p
     assert main(["train", "--net", "small", *option]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing made, nothing loaded
+
+
+def test_ctrl_c_during_training_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    from convnet.model import Sequential
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Sequential, "fit", interrupted)
+    code = main(["train", "--net", "small", "--limit", "500", "--out", str(tmp_path)])
+    assert code == 130  # as a shell reports a program ended by Ctrl-C
+    err = capsys.readouterr().err
+    assert "Interrupted after 0 complete epoch(s) of 12" in err and "--resume" in err

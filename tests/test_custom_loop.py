@@ -26,3 +26,11 @@ def test_the_loop_lowers_the_loss_on_a_small_subset(custom_loop, capsys):
     assert 2.0 < losses[0] < 2.6  # about ln 10 = 2.30 before the network knows anything
     assert losses[-1] < losses[0] - 0.05
     assert re.search(r"^test loss \d+\.\d+, test accuracy 0\.\d+$", out, re.M)
+
+
+@pytest.mark.parametrize("option", ["--every", "--batch-size", "--limit", "--epochs"])
+def test_counts_below_one_are_refused(custom_loop, option, capsys):
+    with pytest.raises(SystemExit) as stop:
+        custom_loop.parse_args([option, "0"])
+    assert stop.value.code == 2
+    assert f"argument {option}: must be 1 or more, got 0" in capsys.readouterr().err
