@@ -29,7 +29,9 @@ def in_notebook_kernel() -> bool:
     """
     ipython = sys.modules.get("IPython")  # never imported here: a kernel has done it already
     shell = ipython.get_ipython() if ipython is not None else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
+    # By name, through the class's ancestry: a hosted notebook (Colab's, say) runs a shell
+    # of its own derived from Jupyter's.
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
 
 
 def bar_class():

@@ -74,3 +74,13 @@ def test_a_real_notebook_kernel_imports_convnet_without_a_warning(monkeypatch):
     expected = "tqdm.notebook" if tqdm.notebook.IProgress is not None else "tqdm.std"
     assert printed.strip() == expected
     assert "TqdmWarning" not in printed and "IProgress" not in printed, printed
+
+
+def test_a_shell_derived_from_the_kernels_counts_as_a_notebook(monkeypatch):
+    ipython = pytest.importorskip("IPython")
+
+    class HostedShell(ZMQInteractiveShell):  # as a hosted notebook's own shell class
+        pass
+
+    monkeypatch.setattr(ipython, "get_ipython", HostedShell)
+    assert progress.in_notebook_kernel()
