@@ -1,0 +1,180 @@
+"""Look inside a trained network: every layer's output, and which pixels a class depends on.
+
+Beside the reading path, after **11. model**: it uses only what a model already has, the
+layers' ``forward`` and ``backward``.
+
+* :func:`activations`: what every layer computes for a batch, by layer name;
+* :func:`saliency`: the gradient of one class's score with respect to the input pixels
+  (Simonyan et al., 2013). The score is the logit, before the softmax, so that the other
+  classes' scores do not enter it. It is one backward pass, started from a one-hot
+  ``dL/dz`` instead of the loss's gradient::
+
+      saliency[n] = d z[n, c] / d x[n]
+
+* :func:`grad_cam`: where in the image a convolution layer's features speak for the class
+  (Selvaraju et al., 2017). With ``A`` the layer's output ``(N, K, h, w)`` and ``z_c`` the
+  class's score, each feature map ``k`` is weighted by the average of its gradient, and
+  only positive evidence is kept::
+
+      alpha[n, k] = mean over (i, j) of  d z[n, c] / d A[n, k, i, j]
+      cam[n]      = relu( sum_k alpha[n, k] * A[n, k] )            shape (h, w)
+
+Both run in inference mode (dropout off) and leave each layer's ``grads`` filled with the
+gradients of the class score, not of a loss: train again, or call ``loss_and_gradients``,
+before using them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convnet.layers import Conv2D
+
+__all__ = ["activations", "saliency", "grad_cam"]
+
+
+def _forward(model, x):
+    """Every layer's output for ``x`` in inference mode (the last one before its softmax),
+    each layer keeping what its backward pass needs."""
+    x = np.asarray(x, dtype=model.dtype)
+    outputs = []
+    for layer in model.layers:
+        x = layer.forward(x, training=False, logits=layer is model.layers[-1])
+        outputs.append(x)
+    return outputs
+
+
+def _one_hot_scores(scores, class_index):
+    """The classes asked for (the predicted ones when ``class_index`` is None), shape (N,),
+    and the one-hot ``d score / d logits`` that picks them, shape (N, K)."""
+    n, k = scores.shape
+    if class_index is None:
+        classes = scores.argmax(axis=1)
+    else:
+        classes = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (n,)).copy()
+        if classes.min() < 0 or classes.max() >= k:
+            raise ValueError(f"class_index must be in 0..{k - 1}, got {class_index!r}")
+    pick = np.zeros_like(scores)
+    pick[np.arange(n), classes] = 1.0
+    return classes, pick
+
+
+def activations(model, x) -> dict[str, np.ndarray]:
+    """Every layer's output for the batch ``x``, in inference mode, by layer name.
+
+    The last layer's entry is its output as ``predict`` gives it (probabilities, for a
+    softmax). Shapes are ``(N, *layer.output_shape)``.
+
+    Examples
+    --------
+    >>> from convnet.nets import small_net
+    >>> model = small_net(seed=0)
+    >>> maps = activations(model, np.zeros((2, 1, 28, 28), np.float32))
+    >>> {name: a.shape for name, a in maps.items()}["conv2d"]
+    (2, 8, 24, 24)
+    >>> np.allclose(maps["dense"].sum(axis=1), 1.0)          # probabilities
+    True
+    """
+    x = np.asarray(x, dtype=model.dtype)
+    outputs = {}
+    for layer in model.layers:
+        x = layer.forward(x, training=False)
+        outputs[layer.name] = x
+    return outputs
+
+
+def saliency(model, x, class_index=None):
+    """The gradient of a class's score (its logit) with respect to each input pixel.
+
+    Parameters
+    ----------
+    model : Sequential
+    x : ndarray, shape (N, *model.input_shape)
+    class_index : int or array of shape (N,), optional
+        The class of each image to explain; left out, the class the model predicts.
+
+    Returns
+    -------
+    gradient : ndarray, shape of ``x``
+        ``d z[n, c] / d x[n]``: large where a small change of the pixel moves the score most.
+        Pictures usually show its absolute value (largest over channels).
+    classes : ndarray of int, shape (N,)
+
+    Examples
+    --------
+    >>> from convnet.layers import Dense, Flatten
+    >>> from convnet.model import Sequential
+    >>> model = Sequential([Flatten(), Dense(2, activation="softmax")], input_shape=(1, 1, 3),
+    ...                    dtype="float64", seed=0)
+    >>> model.layers[1].params["kernel"][:] = [[1, 0], [2, 0], [3, 5]]   # z0 = x0 + 2 x1 + 3 x2
+    >>> gradient, classes = saliency(model, np.ones((1, 1, 1, 3)), class_index=0)
+    >>> gradient.ravel(), classes                            # a linear score: its weights
+    (array([1., 2., 3.]), array([0]))
+    """
+    scores = _forward(model, x)[-1]
+    classes, d = _one_hot_scores(scores, class_index)
+    for layer in reversed(model.layers):
+        d = layer.backward(d)
+    return d, classes
+
+
+def last_conv_layer(model):
+    """The model's last :class:`~convnet.layers.Conv2D`, the usual one for :func:`grad_cam`."""
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    if not convs:
+        raise ValueError(f"{model.name}: no Conv2D layer to explain")
+    return convs[-1]
+
+
+def grad_cam(model, x, class_index=None, layer=None):
+    """Grad-CAM heat maps: where a convolution layer's features speak for the class.
+
+    Parameters
+    ----------
+    model : Sequential
+    x : ndarray, shape (N, *model.input_shape)
+    class_index : int or array of shape (N,), optional
+        As for :func:`saliency`.
+    layer : str or Layer, optional
+        A Conv2D layer of the model (or its name); left out, the last one.
+
+    Returns
+    -------
+    cam : ndarray, shape (N, h, w)
+        ``relu(sum_k alpha_k A_k)`` at the layer's resolution, ``alpha_k`` the mean gradient
+        of the score over feature map ``k``. Not normalised.
+    classes : ndarray of int, shape (N,)
+
+    Examples
+    --------
+    A 1x1 convolution that copies the image into one map, then a dense layer that counts
+    the left column for class 0: the map lights up the left column.
+
+    >>> from convnet.layers import Conv2D, Dense, Flatten
+    >>> from convnet.model import Sequential
+    >>> model = Sequential([Conv2D(1, 1, use_bias=False), Flatten(), Dense(2)],
+    ...                    input_shape=(1, 2, 2), dtype="float64", seed=0)
+    >>> model.layers[0].params["kernel"][:] = 1.0
+    >>> model.layers[2].params["kernel"][:] = [[1, 0], [0, 0], [1, 0], [0, 0]]
+    >>> model.layers[2].params["bias"][:] = 0.0
+    >>> cam, _ = grad_cam(model, np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), class_index=0)
+    >>> cam[0]                                # alpha = mean of [1, 0, 1, 0] = 0.5
+    array([[0.5, 1. ],
+           [1.5, 2. ]])
+    """
+    if layer is None:
+        layer = last_conv_layer(model)
+    elif isinstance(layer, str):
+        named = [candidate for candidate in model.layers if candidate.name == layer]
+        if not named:
+            raise ValueError(f"{model.name}: no layer named {layer!r}")
+        layer = named[0]
+    index = model.layers.index(layer)
+    outputs = _forward(model, x)
+    classes, d = _one_hot_scores(outputs[-1], class_index)
+    for later in reversed(model.layers[index + 1 :]):
+        d = later.backward(d)
+    features = outputs[index]  # (N, K, h, w), after the layer's activation
+    alpha = d.mean(axis=(2, 3))  # (N, K): global average of the gradient
+    cam = np.einsum("nk,nkhw->nhw", alpha, features)
+    return np.maximum(cam, 0.0), classes

@@ -1,0 +1,85 @@
+"""convnet.inspect: layer outputs, saliency and Grad-CAM, checked against finite differences
+and hand-worked cases."""
+
+import numpy as np
+import pytest
+from test_io import every_layer_net
+
+from convnet import layers as L
+from convnet.gradcheck import numerical_gradient, rel_error
+from convnet.inspect import activations, grad_cam, last_conv_layer, saliency
+from convnet.model import Sequential
+
+
+def scores_of(model, x):
+    """The logits, in inference mode: the function saliency differentiates."""
+    return model.forward(x, logits=True)
+
+
+@pytest.mark.parametrize("class_index", [None, 2, [0, 3, 1]])
+def test_saliency_is_the_numerical_gradient_of_the_class_score(class_index):
+    model = every_layer_net(dtype="float64")
+    x = np.random.default_rng(0).standard_normal((3, *model.input_shape))
+    gradient, classes = saliency(model, x, class_index)
+    if class_index is None:
+        assert (classes == model.predict(x).argmax(axis=1)).all()
+    pick = np.zeros((3, model.output_shape[0]))
+    pick[np.arange(3), classes] = 1.0
+    expected = numerical_gradient(lambda v: scores_of(model, v), x.copy(), pick)
+    assert rel_error(gradient, expected) < 1e-6
+
+
+def test_grad_cam_weights_are_the_mean_gradient_of_the_feature_maps():
+    """cam = relu(sum_k alpha_k A_k), alpha_k the mean over the map of d score / d A_k, with
+    that gradient taken numerically through the layers after the convolution."""
+    model = every_layer_net(dtype="float64")
+    x = np.random.default_rng(1).standard_normal((2, *model.input_shape))
+    conv = model.layers[0]
+    cam, classes = grad_cam(model, x, layer=conv.name)
+
+    features = conv.forward(x, training=False)
+    tail = model.layers[1:]
+
+    def scores_from(a):
+        for layer in tail:
+            a = layer.forward(a, training=False, logits=layer is tail[-1])
+        return a
+
+    pick = np.zeros((2, model.output_shape[0]))
+    pick[np.arange(2), classes] = 1.0
+    d_features = numerical_gradient(scores_from, features.copy(), pick)
+    alpha = d_features.mean(axis=(2, 3))
+    expected = np.maximum(np.einsum("nk,nkhw->nhw", alpha, features), 0.0)
+    assert cam.shape == (2, *conv.output_shape[1:])
+    assert rel_error(cam, expected) < 1e-6
+
+
+def test_grad_cam_takes_the_last_convolution_by_default():
+    model = every_layer_net(dtype="float64")
+    assert last_conv_layer(model) is model.layers[3]
+    x = np.random.default_rng(2).standard_normal((1, *model.input_shape))
+    default, _ = grad_cam(model, x)
+    named, _ = grad_cam(model, x, layer=model.layers[3].name)
+    np.testing.assert_array_equal(default, named)
+
+
+def test_activations_are_every_layer_in_order_with_the_predicted_probabilities_last():
+    model = every_layer_net(dtype="float64")
+    x = np.random.default_rng(3).standard_normal((4, *model.input_shape))
+    maps = activations(model, x)
+    assert list(maps) == [layer.name for layer in model.layers]
+    for layer in model.layers:
+        assert maps[layer.name].shape == (4, *layer.output_shape)
+    np.testing.assert_allclose(maps[model.layers[-1].name], model.predict(x), rtol=1e-12)
+
+
+def test_bad_requests_are_refused():
+    model = every_layer_net(dtype="float64")
+    x = np.zeros((1, *model.input_shape))
+    with pytest.raises(ValueError, match="class_index must be in 0..3, got 7"):
+        saliency(model, x, class_index=7)
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        grad_cam(model, x, layer="nope")
+    dense_only = Sequential([L.Flatten(), L.Dense(3)], input_shape=(1, 2, 2), seed=0)
+    with pytest.raises(ValueError, match="no Conv2D layer"):
+        grad_cam(dense_only, np.zeros((1, 1, 2, 2), np.float32))
