@@ -30,7 +30,8 @@ import numpy as np
 
 from convnet.layers import Conv2D
 
-__all__ = ["activations", "saliency", "grad_cam"]
+__all__ = ["activations", "saliency", "grad_cam", "last_conv_layer", "filters_figure",
+           "feature_maps_figure", "explain_figure"]
 
 
 def _forward(model, x):
@@ -162,13 +163,7 @@ def grad_cam(model, x, class_index=None, layer=None):
     array([[0.5, 1. ],
            [1.5, 2. ]])
     """
-    if layer is None:
-        layer = last_conv_layer(model)
-    elif isinstance(layer, str):
-        named = [candidate for candidate in model.layers if candidate.name == layer]
-        if not named:
-            raise ValueError(f"{model.name}: no layer named {layer!r}")
-        layer = named[0]
+    layer = last_conv_layer(model) if layer is None else _layer(model, layer)
     index = model.layers.index(layer)
     outputs = _forward(model, x)
     classes, d = _one_hot_scores(outputs[-1], class_index)
@@ -178,3 +173,96 @@ def grad_cam(model, x, class_index=None, layer=None):
     alpha = d.mean(axis=(2, 3))  # (N, K): global average of the gradient
     cam = np.einsum("nk,nkhw->nhw", alpha, features)
     return np.maximum(cam, 0.0), classes
+
+
+# -- pictures ---------------------------------------------------------------------------------
+
+
+def _grid(n, columns):
+    rows = -(-n // columns)
+    return rows, min(n, columns)
+
+
+def filters_figure(model, layer=None, *, columns=8):
+    """The kernels of a convolution layer as little images: one per filter for the first
+    layer (its input has one channel, or the mean over channels), shape (KH, KW) each.
+
+    Returns the matplotlib ``Figure``; ``figure.axes[i].images[0]`` holds filter ``i``.
+    """
+    from matplotlib.figure import Figure
+
+    layer = last_conv_layer(model) if layer is None else _layer(model, layer)
+    if not isinstance(layer, Conv2D):
+        raise ValueError(f"{layer.name} is not a Conv2D layer")
+    kernels = layer.params["kernel"].mean(axis=1)  # (F, KH, KW): channels averaged
+    limit = float(np.abs(kernels).max()) or 1.0
+    rows, cols = _grid(len(kernels), columns)
+    fig = Figure(figsize=(1.1 * cols, 1.2 * rows + 0.4), layout="constrained")
+    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).ravel()):
+        ax.set_axis_off()
+        if i < len(kernels):
+            ax.imshow(kernels[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(str(i), fontsize=8)
+    fig.suptitle(f"{layer.name}: {len(kernels)} filters of {kernels.shape[1]}x"
+                 f"{kernels.shape[2]} (red positive, blue negative)", fontsize=10)  # fmt: skip
+    return fig
+
+
+def feature_maps_figure(model, image, layer=None, *, columns=8):
+    """The feature maps one layer computes for one image ``(C, H, W)``: one panel per
+    channel of its output. ``figure.axes[i].images[0]`` holds channel ``i``."""
+    from matplotlib.figure import Figure
+
+    layer = last_conv_layer(model) if layer is None else _layer(model, layer)
+    maps = activations(model, np.asarray(image)[None])[layer.name][0]
+    if maps.ndim != 3:
+        raise ValueError(f"{layer.name} outputs shape {maps.shape[1:]}, not feature maps")
+    rows, cols = _grid(len(maps), columns)
+    fig = Figure(figsize=(1.1 * cols, 1.2 * rows + 0.4), layout="constrained")
+    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).ravel()):
+        ax.set_axis_off()
+        if i < len(maps):
+            ax.imshow(maps[i], cmap="viridis")
+            ax.set_title(str(i), fontsize=8)
+    fig.suptitle(f"{layer.name}: {len(maps)} feature maps of {maps.shape[1]}x{maps.shape[2]}",
+                 fontsize=10)  # fmt: skip
+    return fig
+
+
+def explain_figure(model, image, class_index=None):
+    """One image, its saliency (largest absolute gradient over channels) and its Grad-CAM
+    on the last convolution, drawn over the image at the image's size.
+
+    ``figure.axes[1].images[0]`` holds the saliency ``(H, W)``; ``figure.axes[2].images[1]``
+    the Grad-CAM map at the layer's resolution, stretched over the image.
+    """
+    from matplotlib.figure import Figure
+
+    x = np.asarray(image)[None]
+    gradient, classes = saliency(model, x, class_index)
+    cam, _ = grad_cam(model, x, classes)
+    name = model.class_names[int(classes[0])]
+    height, width = x.shape[2:]
+    fig = Figure(figsize=(7.5, 2.8), layout="constrained")
+    ax_x, ax_s, ax_c = fig.subplots(1, 3)
+    ax_x.imshow(x[0].mean(axis=0), cmap="gray")
+    ax_x.set_title("input", fontsize=9)
+    ax_s.imshow(np.abs(gradient[0]).max(axis=0), cmap="hot")
+    ax_s.set_title(f"saliency for {name!r}", fontsize=9)
+    ax_c.imshow(x[0].mean(axis=0), cmap="gray")
+    ax_c.imshow(cam[0], cmap="jet", alpha=0.5, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+                interpolation="bilinear")  # fmt: skip
+    ax_c.set_title(f"Grad-CAM for {name!r}", fontsize=9)
+    for ax in (ax_x, ax_s, ax_c):
+        ax.set_axis_off()
+    return fig
+
+
+def _layer(model, layer):
+    """A layer of ``model``, given as itself or by name."""
+    if not isinstance(layer, str):
+        return layer
+    named = [candidate for candidate in model.layers if candidate.name == layer]
+    if not named:
+        raise ValueError(f"{model.name}: no layer named {layer!r}")
+    return named[0]

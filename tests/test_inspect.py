@@ -83,3 +83,29 @@ def test_bad_requests_are_refused():
     dense_only = Sequential([L.Flatten(), L.Dense(3)], input_shape=(1, 2, 2), seed=0)
     with pytest.raises(ValueError, match="no Conv2D layer"):
         grad_cam(dense_only, np.zeros((1, 1, 2, 2), np.float32))
+
+
+def test_the_figures_show_the_arrays_they_are_drawn_from():
+    from convnet.inspect import explain_figure, feature_maps_figure, filters_figure
+
+    model = every_layer_net(dtype="float64")
+    conv = model.layers[0]
+    image = np.random.default_rng(4).standard_normal(model.input_shape)
+
+    fig = filters_figure(model, conv.name)
+    kernels = conv.params["kernel"].mean(axis=1)
+    for i, kernel in enumerate(kernels):
+        np.testing.assert_array_equal(fig.axes[i].images[0].get_array(), kernel)
+
+    fig = feature_maps_figure(model, image, conv.name)
+    maps = activations(model, image[None])[conv.name][0]
+    for i, feature_map in enumerate(maps):
+        np.testing.assert_array_equal(fig.axes[i].images[0].get_array(), feature_map)
+
+    fig = explain_figure(model, image, class_index=1)
+    gradient, _ = saliency(model, image[None], 1)
+    cam, _ = grad_cam(model, image[None], 1)
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(),
+                               np.abs(gradient[0]).max(axis=0))  # fmt: skip
+    np.testing.assert_allclose(fig.axes[2].images[1].get_array(), cam[0])
+    assert "'1'" in fig.axes[1].get_title()
