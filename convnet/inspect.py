@@ -31,7 +31,8 @@ import numpy as np
 from convnet.layers import Conv2D
 
 __all__ = ["activations", "saliency", "grad_cam", "last_conv_layer", "filters_figure",
-           "feature_maps_figure", "explain_figure"]
+           "feature_maps_figure", "explain_figure", "penultimate_features", "embed_2d",
+           "embedding_figure"]
 
 
 def _forward(model, x):
@@ -266,3 +267,61 @@ def _layer(model, layer):
     if not named:
         raise ValueError(f"{model.name}: no layer named {layer!r}")
     return named[0]
+
+
+def penultimate_features(model, x) -> np.ndarray:
+    """What the last layer receives for each image: the features it classifies, (N, D)."""
+    if len(model.layers) < 2:
+        raise ValueError(f"{model.name}: one layer only, so no features before it")
+    features = activations(model, x)[model.layers[-2].name]
+    return features.reshape(len(features), -1)
+
+
+def embed_2d(features, method="pca", *, seed=0) -> np.ndarray:
+    """Two coordinates per row of ``features`` (N, D): the first two principal components
+    (``'pca'``: the centred rows projected on the two directions of largest variance, from
+    the SVD), or a t-SNE map (``'tsne'``, scikit-learn's, seeded), shape (N, 2).
+
+    Examples
+    --------
+    Three points on a line in 3-D: the first component runs along it, the second sees
+    nothing (a component's sign is arbitrary, hence ``abs``).
+
+    >>> points = np.array([[0.0, 1, 1], [1, 2, 1], [2, 3, 1]])
+    >>> np.abs(embed_2d(points)).round(6) + 0.0
+    array([[1.414214, 0.      ],
+           [0.      , 0.      ],
+           [1.414214, 0.      ]])
+    """
+    features = np.asarray(features, dtype=np.float64)
+    if method == "pca":
+        centred = features - features.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        return centred @ vt[:2].T
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(30.0, (len(features) - 1) / 3)
+        return TSNE(n_components=2, perplexity=perplexity, init="pca",
+                    random_state=seed).fit_transform(features)  # fmt: skip
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def embedding_figure(model, x, y, method="pca", *, seed=0):
+    """The images' penultimate features in two dimensions (:func:`embed_2d`), one colour per
+    true class: well-trained features fall into one cluster per class.
+    ``figure.axes[0].collections[k]`` holds the points of class ``k``."""
+    from matplotlib.figure import Figure
+
+    points = embed_2d(penultimate_features(model, x), method, seed=seed)
+    y = np.asarray(y)
+    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
+    ax = fig.subplots()
+    names = model.class_names
+    for k, name in enumerate(names):
+        mine = points[y == k]
+        ax.scatter(mine[:, 0], mine[:, 1], s=6, label=name, color=f"C{k % 10}")
+    ax.legend(markerscale=3, fontsize=8, loc="best")
+    ax.set_title(f"{model.layers[-2].name}'s features of {len(points):,} images, "
+                 f"{'PCA' if method == 'pca' else 't-SNE'}", fontsize=10)  # fmt: skip
+    return fig

@@ -109,3 +109,37 @@ def test_the_figures_show_the_arrays_they_are_drawn_from():
                                np.abs(gradient[0]).max(axis=0))  # fmt: skip
     np.testing.assert_allclose(fig.axes[2].images[1].get_array(), cam[0])
     assert "'1'" in fig.axes[1].get_title()
+
+
+def test_the_embedding_shows_the_penultimate_features_projected_on_their_principal_axes():
+    from convnet.inspect import embed_2d, embedding_figure, penultimate_features
+
+    model = every_layer_net(dtype="float64")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((60, *model.input_shape))
+    y = rng.integers(0, model.output_shape[0], 60)
+    features = penultimate_features(model, x)
+    assert features.shape == (60, *model.layers[-2].output_shape)
+
+    points = embed_2d(features)
+    centred = features - features.mean(axis=0)
+    covariance = centred.T @ centred
+    values, vectors = np.linalg.eigh(covariance)  # ascending
+    for axis in range(2):  # each coordinate is the projection on one of the two top axes
+        top = vectors[:, -1 - axis]
+        np.testing.assert_allclose(np.abs(points[:, axis]), np.abs(centred @ top), atol=1e-9)
+
+    fig = embedding_figure(model, x, y)
+    for k, collection in enumerate(fig.axes[0].collections):
+        np.testing.assert_allclose(collection.get_offsets(), points[y == k])
+
+
+def test_tsne_gives_two_seeded_coordinates_per_image():
+    from convnet.inspect import embed_2d
+
+    features = np.random.default_rng(6).standard_normal((40, 5))
+    first = embed_2d(features, "tsne", seed=1)
+    assert first.shape == (40, 2)
+    np.testing.assert_array_equal(first, embed_2d(features, "tsne", seed=1))
+    with pytest.raises(ValueError, match="method must be 'pca' or 'tsne'"):
+        embed_2d(features, "umap")
