@@ -219,8 +219,8 @@ def shifts(max_shift: int):
     """
     from convnet.augment import random_shift
 
-    if max_shift < 0:
-        raise ValueError(f"--shift must be 0 (no shifts) or more, got {max_shift}")
+    if not 0 <= max_shift < 28:  # the datasets' images are 28x28
+        raise ValueError(f"--shift must be from 0 (no shifts) to 27 pixels, got {max_shift}")
     return functools.partial(random_shift, max_shift=max_shift) if max_shift else None
 
 
@@ -242,8 +242,8 @@ def check_run_options(args) -> None:
             raise ValueError(f"--{option.replace('_', '-')} must be {least} or more, got {given}")
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be more than 0, got {args.lr}")
-    if args.shift is not None and not 0 <= args.shift < 28:
-        raise ValueError(f"--shift must be from 0 (no shifts) to 27 pixels, got {args.shift}")
+    if args.shift is not None:
+        shifts(args.shift)
 
 
 def train(args) -> int:

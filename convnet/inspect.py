@@ -35,13 +35,13 @@ __all__ = ["activations", "saliency", "grad_cam", "last_conv_layer", "filters_fi
            "embedding_figure"]
 
 
-def _forward(model, x):
-    """Every layer's output for ``x`` in inference mode (the last one before its softmax),
-    each layer keeping what its backward pass needs."""
+def _forward(model, x, *, logits=True):
+    """Every layer's output for ``x`` in inference mode (with ``logits``, the last one before
+    its softmax), each layer keeping what its backward pass needs."""
     x = np.asarray(x, dtype=model.dtype)
     outputs = []
     for layer in model.layers:
-        x = layer.forward(x, training=False, logits=layer is model.layers[-1])
+        x = layer.forward(x, training=False, logits=logits and layer is model.layers[-1])
         outputs.append(x)
     return outputs
 
@@ -77,12 +77,8 @@ def activations(model, x) -> dict[str, np.ndarray]:
     >>> np.allclose(maps["dense"].sum(axis=1), 1.0)          # probabilities
     True
     """
-    x = np.asarray(x, dtype=model.dtype)
-    outputs = {}
-    for layer in model.layers:
-        x = layer.forward(x, training=False)
-        outputs[layer.name] = x
-    return outputs
+    outputs = _forward(model, x, logits=False)
+    return {layer.name: out for layer, out in zip(model.layers, outputs, strict=True)}
 
 
 def saliency(model, x, class_index=None):
