@@ -1,12 +1,14 @@
-"""Command line: ``python -m convnet train | evaluate | predict | gui`` (or ``convnet ...``).
+"""Command line: ``python -m convnet train | evaluate | predict | explain | gui`` (or
+``convnet ...``).
 
 Not on the main reading path: it is where the path is put to use. ``train`` is the whole
 MNIST recipe of the notebook this project descends from, written out step by step;
 ``examples/train_mnist.py`` runs it. Docs chapter: "Getting started".
 
 Where the files go: ``train`` writes each run into a folder of its own, ``runs/<name>/``
-(:func:`run_name`), unless ``--out`` names one; ``evaluate``, ``predict`` and ``gui`` use
-the newest model trained there (:func:`newest_model`) unless ``--model`` names one.
+(:func:`run_name`), unless ``--out`` names one; ``evaluate``, ``predict``, ``explain`` and
+``gui`` use the newest model trained there (:func:`newest_model`) unless ``--model`` names
+one.
 """
 
 from __future__ import annotations
@@ -130,8 +132,16 @@ RUN_FILES = {
     "results.json": "test loss and accuracy, times, settings, machine",
     "curves.png": "loss and accuracy per epoch",
     "confusion.png": "the test confusion matrix",
-    "misclassified.png": "test images the model got wrong",
+    "misclassified.png": "test images the model got wrong, most confident first",
+    "filters.png": "the first layer's filters, before and after training",
+    "embedding.png": "test images' penultimate features in 2-D (PCA, t-SNE)",
+    "diagnostics.png": "per-layer activations, gradients and update/weight ratios",
+    "diagnostics.json": "the numbers of diagnostics.png, and its warnings",
 }
+
+#: The test images whose features ``embedding.png`` shows, and the validation images on which
+#: the diagnostics measure activations.
+EMBEDDED, PROBE = 1000, 256
 
 
 def run_name(args) -> str:
@@ -247,7 +257,8 @@ def check_run_options(args) -> None:
 
 
 def train(args) -> int:
-    from convnet import data, plots
+    from convnet import data, inspect, plots
+    from convnet.diagnostics import Diagnostics
     from convnet.io import load_checkpoint
 
     check_run_options(args)
@@ -288,13 +299,15 @@ def train(args) -> int:
         print(f"Resuming {checkpoint_path} after epoch {initial_epoch} of {settings['epochs']}")
     model.summary()
 
-    # 3. Training, with a checkpoint after every epoch.
+    # 3. Training, with a checkpoint after every epoch, and six looks per epoch inside it.
     saver = callbacks.TrainingCheckpoint(checkpoint_path, history=earlier, settings=settings)
+    per_epoch = -(-len(x_train) // settings["batch_size"])
+    watch = Diagnostics(split.x_val[:PROBE], every=-(-per_epoch // 6))
     try:
         history = model.fit(
             x_train, y_train, epochs=settings["epochs"], initial_epoch=initial_epoch,
             batch_size=settings["batch_size"], validation_data=(split.x_val, split.y_val),
-            seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver],
+            seed=settings["seed"], callbacks=[callbacks.TerminateOnNaN(), saver, watch],
             verbose=args.verbose, augment=augment,
         )  # fmt: skip
     except KeyboardInterrupt:  # Ctrl-C: the checkpoint of the last whole epoch is on disk
@@ -341,6 +354,14 @@ def train(args) -> int:
     plots.plot_confusion(split.y_test, predicted, out / "confusion.png", class_names=names)
     plots.plot_misclassified(split.x_test, split.y_test, predicted, out / "misclassified.png",
                              probabilities=probabilities, class_names=names)  # fmt: skip
+    # The same seed builds the same initial weights: the "before" of a resumed run too.
+    initial = NETS[settings["net"]](seed=settings["seed"])
+    inspect.filters_figure(model, before=inspect.first_conv_layer(initial).params["kernel"]
+                           ).savefig(out / "filters.png", dpi=100)  # fmt: skip
+    inspect.embedding_figure(model, split.x_test[:EMBEDDED], split.y_test[:EMBEDDED],
+                             ["pca", "tsne"]).savefig(out / "embedding.png", dpi=100)
+    watch.figure().savefig(out / "diagnostics.png", dpi=100)
+    (out / "diagnostics.json").write_text(json.dumps(watch.state()) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print("Saved:")
     width = max(len(str(out / name)) for name in RUN_FILES)
@@ -415,6 +436,42 @@ def predict(args) -> int:
         best = int(p.argmax())
         print(f"{path}: {model.class_names[best]} ({p[best]:.1%})")
     return 1 if failed else 0
+
+
+def explain(args) -> int:
+    from convnet import data, inspect
+    from convnet.io import load_model
+    from convnet.preprocess import load_image, mnist_style
+
+    if (args.image is None) == (args.test_index is None):
+        raise ValueError("give an IMAGE file or --test-index N (one of them)")
+    model_path = model_to_use(args)
+    model = load_model(model_path, compile=False)
+    if args.image is not None:
+        image, what = mnist_style(load_image(args.image))[None], args.image
+    else:
+        dataset = data.get_dataset(dataset_of(model))
+        (_, _), (x_test, y_test) = data.load_data(dataset.name, args.data_dir)
+        if not 0 <= args.test_index < len(x_test):
+            raise ValueError(f"--test-index must be from 0 to {len(x_test) - 1}, "
+                             f"got {args.test_index}")  # fmt: skip
+        image = data.to_images(x_test[args.test_index : args.test_index + 1])[0]
+        label = model.class_names[int(y_test[args.test_index])]
+        what = f"{dataset.title} test image #{args.test_index} (labelled {label!r})"
+    if args.class_name is not None and args.class_name not in model.class_names:
+        raise ValueError(f"--class must be one of the model's classes "
+                         f"{', '.join(model.class_names)}; got {args.class_name!r}")  # fmt: skip
+    wanted = None if args.class_name is None else model.class_names.index(args.class_name)
+    fig = inspect.explain_figure(model, image, wanted)
+    fig.suptitle(f"{what}, explained by {model_path}", fontsize=11)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    shown = fig.explained
+    p, best = shown["probabilities"], int(shown["probabilities"].argmax())
+    print(f"{what}: {model.class_names[best]} ({p[best]:.1%}); saliency and Grad-CAM for "
+          f"{model.class_names[shown['class_index']]!r}; saved {out}")  # fmt: skip
+    return 0
 
 
 def gui(args) -> int:
@@ -520,6 +577,26 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help=model_help)
     p.set_defaults(run=predict)
 
+    x = command_parser("explain", help="one prediction in a picture: probabilities, feature "
+                                       "maps, saliency, Grad-CAM",
+                       description="Draw what the model computes for one image: the image as "
+                                   "it receives it, every class's probability, every "
+                                   "convolution's feature maps, and the saliency and Grad-CAM "
+                                   "maps of the predicted class (or --class) over the image.",
+                       )  # fmt: skip
+    x.add_argument("image", nargs="?", default=None,
+                   help="an image file with one digit (or give --test-index)")  # fmt: skip
+    x.add_argument("--test-index", type=int, default=None,
+                   help="explain this image of the model's test set instead, e.g. a number "
+                        "from misclassified.png (default: none)")  # fmt: skip
+    x.add_argument("--class", dest="class_name", default=None,
+                   help="explain this class (its name, e.g. 3) instead of the predicted one "
+                        "(default: the predicted class)")  # fmt: skip
+    x.add_argument("--model", default=None, help=model_help)
+    x.add_argument("--data-dir", default=None, help=data_help)
+    x.add_argument("--out", default="explain.png", help="the PNG to write")
+    x.set_defaults(run=explain)
+
     g = command_parser("gui", help="a window to draw a digit in and see the model name it",
                        description="A window to draw a digit in and see the model name it.",
                        )  # fmt: skip
@@ -528,7 +605,8 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
                    help="write what the window shows as JSON after every change, for tests "
                         "(default: none)")  # fmt: skip
     g.set_defaults(run=gui)
-    return {"train": t, "evaluate": e, "predict": p, "gui": g}[command] if command else parser
+    commands = {"train": t, "evaluate": e, "predict": p, "explain": x, "gui": g}
+    return commands[command] if command else parser
 
 
 def main(argv=None, *, prog=None, command=None) -> int:

@@ -30,14 +30,14 @@ import numpy as np
 
 from convnet.layers import Conv2D
 
-__all__ = ["activations", "saliency", "grad_cam", "last_conv_layer", "filters_figure",
-           "feature_maps_figure", "explain_figure", "penultimate_features", "embed_2d",
-           "embedding_figure"]
+__all__ = ["forward_all", "activations", "saliency", "grad_cam", "first_conv_layer",
+           "last_conv_layer", "filters_figure", "feature_maps_figure", "mosaic", "explain_figure",
+           "penultimate_features", "embed_2d", "embedding_figure"]
 
 
-def _forward(model, x, *, logits=True):
-    """Every layer's output for ``x`` in inference mode (with ``logits``, the last one before
-    its softmax), each layer keeping what its backward pass needs."""
+def forward_all(model, x, *, logits=True) -> list:
+    """Every layer's output for ``x`` in inference mode, in order (with ``logits``, the last
+    one before its softmax), each layer keeping what its backward pass needs."""
     x = np.asarray(x, dtype=model.dtype)
     outputs = []
     for layer in model.layers:
@@ -77,7 +77,7 @@ def activations(model, x) -> dict[str, np.ndarray]:
     >>> np.allclose(maps["dense"].sum(axis=1), 1.0)          # probabilities
     True
     """
-    outputs = _forward(model, x, logits=False)
+    outputs = forward_all(model, x, logits=False)
     return {layer.name: out for layer, out in zip(model.layers, outputs, strict=True)}
 
 
@@ -109,19 +109,28 @@ def saliency(model, x, class_index=None):
     >>> gradient.ravel(), classes                            # a linear score: its weights
     (array([1., 2., 3.]), array([0]))
     """
-    scores = _forward(model, x)[-1]
+    scores = forward_all(model, x)[-1]
     classes, d = _one_hot_scores(scores, class_index)
     for layer in reversed(model.layers):
         d = layer.backward(d)
     return d, classes
 
 
-def last_conv_layer(model):
-    """The model's last :class:`~convnet.layers.Conv2D`, the usual one for :func:`grad_cam`."""
+def _convs(model):
     convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
     if not convs:
         raise ValueError(f"{model.name}: no Conv2D layer to explain")
-    return convs[-1]
+    return convs
+
+
+def first_conv_layer(model):
+    """The model's first :class:`~convnet.layers.Conv2D`: its filters look at the pixels."""
+    return _convs(model)[0]
+
+
+def last_conv_layer(model):
+    """The model's last :class:`~convnet.layers.Conv2D`, the usual one for :func:`grad_cam`."""
+    return _convs(model)[-1]
 
 
 def grad_cam(model, x, class_index=None, layer=None):
@@ -162,7 +171,7 @@ def grad_cam(model, x, class_index=None, layer=None):
     """
     layer = last_conv_layer(model) if layer is None else _layer(model, layer)
     index = model.layers.index(layer)
-    outputs = _forward(model, x)
+    outputs = forward_all(model, x)
     classes, d = _one_hot_scores(outputs[-1], class_index)
     for later in reversed(model.layers[index + 1 :]):
         d = later.backward(d)
@@ -180,28 +189,49 @@ def _grid(n, columns):
     return rows, min(n, columns)
 
 
-def filters_figure(model, layer=None, *, columns=8):
-    """The kernels of a convolution layer as little images: one per filter for the first
-    layer (its input has one channel, or the mean over channels), shape (KH, KW) each.
+def filters_figure(model, layer=None, *, before=None, columns=8):
+    """The kernels of a convolution layer as little images, one per filter, shape (KH, KW)
+    each (for a layer with several input channels, their mean over the channels).
 
-    Returns the matplotlib ``Figure``; ``figure.axes[i].images[0]`` holds filter ``i``.
+    Parameters
+    ----------
+    model : Sequential
+    layer : str or Layer, optional
+        A Conv2D layer or its name; left out, the first one, whose filters look at pixels.
+    before : ndarray, shape (F, C, KH, KW), optional
+        The same layer's kernel earlier (a copy taken before training): drawn above, on the
+        same colour scale, so that the two can be compared.
+    columns : int
+
+    Returns
+    -------
+    Figure
+        ``figure.axes[i].images[0]`` holds filter ``i`` (after ``F`` panels of ``before``,
+        when it is given).
     """
     from matplotlib.figure import Figure
 
-    layer = last_conv_layer(model) if layer is None else _layer(model, layer)
+    layer = first_conv_layer(model) if layer is None else _layer(model, layer)
     if not isinstance(layer, Conv2D):
         raise ValueError(f"{layer.name} is not a Conv2D layer")
-    kernels = layer.params["kernel"].mean(axis=1)  # (F, KH, KW): channels averaged
-    limit = float(np.abs(kernels).max()) or 1.0
-    rows, cols = _grid(len(kernels), columns)
-    fig = Figure(figsize=(1.1 * cols, 1.2 * rows + 0.4), layout="constrained")
-    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).ravel()):
-        ax.set_axis_off()
-        if i < len(kernels):
-            ax.imshow(kernels[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(str(i), fontsize=8)
-    fig.suptitle(f"{layer.name}: {len(kernels)} filters of {kernels.shape[1]}x"
-                 f"{kernels.shape[2]} (red positive, blue negative)", fontsize=10)  # fmt: skip
+    kernel = layer.params["kernel"]
+    sets = [("", kernel)] if before is None else [("before training", np.asarray(before)),
+                                                  ("after training", kernel)]  # fmt: skip
+    kernels = [kernel.mean(axis=1) for _, kernel in sets]  # (F, KH, KW): channels averaged
+    limit = max(float(np.abs(k).max()) for k in kernels) or 1.0
+    rows, cols = _grid(len(kernels[0]), columns)
+    fig = Figure(figsize=(1.1 * cols, (1.2 * rows + 0.4) * len(sets)), layout="constrained")
+    for sub, (label, _), these in zip(np.atleast_1d(fig.subfigures(len(sets), 1)), sets,
+                                      kernels, strict=True):  # fmt: skip
+        for i, ax in enumerate(sub.subplots(rows, cols, squeeze=False).ravel()):
+            ax.set_axis_off()
+            if i < len(these):
+                ax.imshow(these[i], cmap="RdBu_r", vmin=-limit, vmax=limit)
+                ax.set_title(str(i), fontsize=8)
+        if label:
+            sub.suptitle(label, fontsize=9)
+    fig.suptitle(f"{layer.name}: {len(kernels[0])} filters of {kernels[0].shape[1]}x"
+                 f"{kernels[0].shape[2]} (red positive, blue negative)", fontsize=10)  # fmt: skip
     return fig
 
 
@@ -226,32 +256,108 @@ def feature_maps_figure(model, image, layer=None, *, columns=8):
     return fig
 
 
-def explain_figure(model, image, class_index=None):
-    """One image, its saliency (largest absolute gradient over channels) and its Grad-CAM
-    on the last convolution, drawn over the image at the image's size.
+def mosaic(maps, columns=None, gap: int = 1) -> np.ndarray:
+    """Feature maps ``(K, h, w)`` tiled into one image, row by row, NaN in the gaps (drawn as
+    background). ``columns`` defaults to the power of two nearest ``sqrt(2 K)`` on a log
+    scale: 4 for 8 maps, 8 for 16 or 32, 16 for 64, so that a layer's mosaic is about twice
+    as wide as it is tall.
 
-    ``figure.axes[1].images[0]`` holds the saliency ``(H, W)``; ``figure.axes[2].images[1]``
-    the Grad-CAM map at the layer's resolution, stretched over the image.
+    Returns
+    -------
+    ndarray, shape (rows * (h + gap) - gap, columns * (w + gap) - gap)
+
+    Examples
+    --------
+    >>> mosaic(np.arange(3 * 2 * 2.0).reshape(3, 2, 2), columns=2)
+    array([[ 0.,  1., nan,  4.,  5.],
+           [ 2.,  3., nan,  6.,  7.],
+           [nan, nan, nan, nan, nan],
+           [ 8.,  9., nan, nan, nan],
+           [10., 11., nan, nan, nan]])
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    k, h, w = maps.shape
+    if columns is None:
+        columns = 2 ** int(np.log2(np.sqrt(2 * k)) + 0.5)
+    columns = max(1, min(columns, k))
+    rows = -(-k // columns)
+    tiled = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan)
+    for i, one in enumerate(maps):
+        r, c = divmod(i, columns)
+        tiled[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = one
+    return tiled
+
+
+def explain_figure(model, image, class_index=None):
+    """Everything about one prediction in one figure.
+
+    Top row: the image as the model receives it, the probability of every class, the
+    saliency (largest absolute gradient over channels) over the image, and the Grad-CAM of
+    the last convolution over the image. Below, one row per Conv2D layer: its feature maps
+    for this image (:func:`mosaic`, one colour scale per layer, so weak maps look weak).
+
+    Parameters
+    ----------
+    model : Sequential
+    image : ndarray, shape model.input_shape, (C, H, W)
+    class_index : int, optional
+        The class to explain; left out, the predicted one.
+
+    Returns
+    -------
+    Figure
+        ``figure.explained`` is a dict of the arrays drawn: ``probabilities`` (K,),
+        ``class_index``, ``saliency`` (H, W), ``grad_cam`` (h, w) and ``feature_maps``
+        (layer name -> (K, h, w)).
     """
     from matplotlib.figure import Figure
 
-    x = np.asarray(image)[None]
+    x = np.asarray(image, dtype=model.dtype)[None]
+    outputs = activations(model, x)
+    probabilities = outputs[model.layers[-1].name][0]
     gradient, classes = saliency(model, x, class_index)
     cam, _ = grad_cam(model, x, classes)
-    name = model.class_names[int(classes[0])]
-    height, width = x.shape[2:]
-    fig = Figure(figsize=(7.5, 2.8), layout="constrained")
-    ax_x, ax_s, ax_c = fig.subplots(1, 3)
-    ax_x.imshow(x[0].mean(axis=0), cmap="gray")
-    ax_x.set_title("input", fontsize=9)
-    ax_s.imshow(np.abs(gradient[0]).max(axis=0), cmap="hot")
-    ax_s.set_title(f"saliency for {name!r}", fontsize=9)
-    ax_c.imshow(x[0].mean(axis=0), cmap="gray")
-    ax_c.imshow(cam[0], cmap="jet", alpha=0.5, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+    k = int(classes[0])
+    names = model.class_names
+    convs = _convs(model)
+    picture = x[0].mean(axis=0)
+    height, width = picture.shape
+    salient = np.abs(gradient[0]).max(axis=0)
+
+    fig = Figure(figsize=(11, 3.0 + 2.6 * len(convs)), layout="constrained")
+    top, *rows = fig.subfigures(1 + len(convs), 1, height_ratios=[3.0] + [2.6] * len(convs))
+    ax_x, ax_p, ax_s, ax_c = top.subplots(1, 4, width_ratios=[1, 1.3, 1, 1])
+    ax_x.imshow(picture, cmap="gray")
+    ax_x.set_title(f"input, {height}x{width}\n(as the model sees it)", fontsize=9)
+    bars = ax_p.barh(range(len(probabilities)), probabilities, color="#9db4d0")
+    bars[int(probabilities.argmax())].set_color("#2f6db5")
+    ax_p.set_yticks(range(len(probabilities)), names, fontsize=8)
+    ax_p.invert_yaxis()
+    ax_p.set_xlim(0, 1)
+    ax_p.set_xlabel("probability", fontsize=8)
+    best = int(probabilities.argmax())
+    ax_p.set_title(f"{names[best]!r}, {probabilities[best]:.1%}", fontsize=9)
+    ax_s.imshow(picture, cmap="gray")
+    ax_s.imshow(salient, cmap="hot", alpha=0.6)
+    ax_s.set_title(f"saliency for {names[k]!r}\n|d score / d pixel|", fontsize=9)
+    ax_c.imshow(picture, cmap="gray")
+    ax_c.imshow(cam[0], cmap="jet", alpha=0.45, extent=(-0.5, width - 0.5, height - 0.5, -0.5),
                 interpolation="bilinear")  # fmt: skip
-    ax_c.set_title(f"Grad-CAM for {name!r}", fontsize=9)
+    ax_c.set_title(f"Grad-CAM for {names[k]!r}\non {convs[-1].name}, {cam.shape[1]}x"
+                   f"{cam.shape[2]}", fontsize=9)  # fmt: skip
     for ax in (ax_x, ax_s, ax_c):
         ax.set_axis_off()
+    feature_maps = {}
+    for sub, layer in zip(rows, convs, strict=True):
+        maps = outputs[layer.name][0]
+        feature_maps[layer.name] = maps
+        ax = sub.subplots()
+        ax.imshow(mosaic(maps), cmap="viridis", vmin=0 if maps.min() >= 0 else None)
+        ax.set_axis_off()
+        ax.set_title(f"{layer.name}: {len(maps)} feature maps of {maps.shape[1]}x"
+                     f"{maps.shape[2]}", fontsize=9)  # fmt: skip
+    fig.explained = {"probabilities": probabilities, "class_index": k, "saliency": salient,
+                     "grad_cam": cam[0], "feature_maps": feature_maps}  # fmt: skip
     return fig
 
 
@@ -306,18 +412,27 @@ def embed_2d(features, method="pca", *, seed=0) -> np.ndarray:
 def embedding_figure(model, x, y, method="pca", *, seed=0):
     """The images' penultimate features in two dimensions (:func:`embed_2d`), one colour per
     true class: well-trained features fall into one cluster per class.
-    ``figure.axes[0].collections[k]`` holds the points of class ``k``."""
+
+    ``method`` is ``'pca'``, ``'tsne'``, or a list of them for panels side by side;
+    ``figure.axes[m].collections[k]`` holds the points of class ``k`` in panel ``m``.
+    """
     from matplotlib.figure import Figure
 
-    points = embed_2d(penultimate_features(model, x), method, seed=seed)
+    methods = [method] if isinstance(method, str) else list(method)
+    features = penultimate_features(model, x)
     y = np.asarray(y)
-    fig = Figure(figsize=(6.4, 5.2), layout="constrained")
-    ax = fig.subplots()
+    fig = Figure(figsize=(6.0 * len(methods) + 0.4, 5.2), layout="constrained")
     names = model.class_names
-    for k, name in enumerate(names):
-        mine = points[y == k]
-        ax.scatter(mine[:, 0], mine[:, 1], s=6, label=name, color=f"C{k % 10}")
-    ax.legend(markerscale=3, fontsize=8, loc="best")
-    ax.set_title(f"{model.layers[-2].name}'s features of {len(points):,} images, "
-                 f"{'PCA' if method == 'pca' else 't-SNE'}", fontsize=10)  # fmt: skip
+    for ax, how in zip(np.atleast_1d(fig.subplots(1, len(methods))), methods, strict=True):
+        points = embed_2d(features, how, seed=seed)
+        for k, name in enumerate(names):
+            mine = points[y == k]
+            ax.scatter(mine[:, 0], mine[:, 1], s=5, label=name, color=f"C{k % 10}")
+        ax.set_title("PCA (the two directions of largest variance)" if how == "pca" else
+                     "t-SNE (neighbours kept near)", fontsize=10)  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax.legend(markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"{model.layers[-2].name}'s {features.shape[1]} features of "
+                 f"{len(features):,} images, in two dimensions", fontsize=11)  # fmt: skip
     return fig

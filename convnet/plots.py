@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "confusion_matrix", "plot_confusion", "plot_misclassified"]
+__all__ = ["plot_history", "confusion_matrix", "plot_confusion", "misclassified_figure",
+           "plot_misclassified"]
 
 
 def plot_history(history: dict, path) -> Path:
@@ -124,18 +125,69 @@ def plot_confusion(y_true, y_pred, path, n_classes: int = 10, class_names=None) 
     return Path(path)
 
 
-def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int = 36,
-                       class_names=None) -> Path:  # fmt: skip
-    """A grid of (up to ``n``) misclassified images with their true and predicted labels.
+def misclassified_figure(images, y_true, y_pred, probabilities=None, n: int = 36,
+                         class_names=None, indices=None):  # fmt: skip
+    """A grid of (up to ``n``) misclassified images, each titled with its index in the set
+    and its true and predicted labels.
+
+    With ``probabilities``, the most confident mistakes come first, each with the
+    probability the model gave its wrong answer: the mistakes worth looking at (a wrong label
+    in the data, or a blind spot of the model). Without, they come in the order of the set.
 
     Parameters
     ----------
     images : ndarray, shape (N, 1, H, W) or (N, H, W)
     y_true, y_pred : ndarray, shape (N,)
     probabilities : ndarray, shape (N, K), optional
-        When given, the confidence of each wrong prediction is shown too.
+    n : int
     class_names : sequence of str, optional
         The labels' names, ``class_names[k]`` for class ``k``; left out, their numbers.
+    indices : ndarray of int, shape (N,), optional
+        Each image's number to show (its index in the test set); left out, ``0..N-1``.
+
+    Returns
+    -------
+    Figure
+        ``figure.shown`` holds the indices shown, in order.
+
+    Examples
+    --------
+    >>> images = np.zeros((4, 1, 28, 28))
+    >>> p = np.array([[0.1, 0.9], [0.4, 0.6], [1.0, 0.0], [0.2, 0.8]])
+    >>> misclassified_figure(images, np.array([0, 0, 0, 0]), p.argmax(1), p).shown
+    [0, 3, 1]
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    wrong = np.flatnonzero(y_true != y_pred)
+    if probabilities is not None:
+        confidence = np.asarray(probabilities)[wrong, y_pred[wrong]]
+        wrong = wrong[np.argsort(-confidence, kind="stable")]
+    wrong = wrong[:n]
+    indices = np.arange(len(y_true)) if indices is None else np.asarray(indices)
+    cols = 6
+    rows = max(1, -(-len(wrong) // cols))
+    fig = Figure(figsize=(cols * 1.5, rows * 1.85 + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, wrong, strict=False):
+        ax.imshow(np.asarray(images[i]).reshape(images.shape[-2:]), cmap="gray_r")
+        # One line each: a name such as "T-shirt/top" fills the width of an image.
+        title = f"#{indices[i]}\ntrue {_name(class_names, y_true[i])}\n" \
+                f"pred {_name(class_names, y_pred[i])}"  # fmt: skip
+        if probabilities is not None:
+            title += f" ({probabilities[i, y_pred[i]]:.0%})"
+        ax.set_title(title, fontsize=8)
+    order = "most confident first" if probabilities is not None else "in order"
+    fig.suptitle(f"Misclassified images: {len(wrong)} of {int((y_true != y_pred).sum())}, "
+                 f"{order}")  # fmt: skip
+    fig.shown = [int(indices[i]) for i in wrong]
+    return fig
+
+
+def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int = 36,
+                       class_names=None) -> Path:  # fmt: skip
+    """:func:`misclassified_figure`, written to ``path`` (a PNG).
 
     Examples
     --------
@@ -145,20 +197,6 @@ def plot_misclassified(images, y_true, y_pred, path, probabilities=None, n: int 
     >>> plot_misclassified(images, np.array([1, 2, 3, 4]), np.array([1, 7, 3, 9]), path).exists()
     True
     """
-    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:n]
-    cols = 6
-    rows = max(1, -(-len(wrong) // cols))
-    fig = Figure(figsize=(cols * 1.5, rows * 1.7), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for ax in axes:
-        ax.axis("off")
-    for ax, i in zip(axes, wrong, strict=False):
-        ax.imshow(np.asarray(images[i]).reshape(images.shape[-2:]), cmap="gray_r")
-        # One line each: a name such as "T-shirt/top" fills the width of an image.
-        title = f"true {_name(class_names, y_true[i])}\npred {_name(class_names, y_pred[i])}"
-        if probabilities is not None:
-            title += f" ({probabilities[i, y_pred[i]]:.0%})"
-        ax.set_title(title, fontsize=8)
-    fig.suptitle(f"Misclassified test images (first {len(wrong)})")
+    fig = misclassified_figure(images, y_true, y_pred, probabilities, n, class_names)
     fig.savefig(path, dpi=100)
     return Path(path)

@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
 
 def test_train_writes_model_plots_and_results(trained, capsys):
     for name in ("mnist.h5", "checkpoint.h5", "curves.png", "confusion.png", "misclassified.png",
-                 "results.json"):  # fmt: skip
+                 "filters.png", "embedding.png", "diagnostics.png", "results.json"):  # fmt: skip
         assert (trained / name).stat().st_size > 0, name
     results = json.loads((trained / "results.json").read_text())
     assert results["train_images"] == 2000 and results["epochs"] == 1
@@ -167,3 +167,45 @@ def test_ctrl_c_during_training_says_how_to_resume(tmp_path, capsys, monkeypatch
     assert code == 130  # as a shell reports a program ended by Ctrl-C
     err = capsys.readouterr().err
     assert "Interrupted after 0 complete epoch(s) of 12" in err and "--resume" in err
+
+
+def test_explain_draws_one_prediction_of_a_test_image_or_a_file(trained, tmp_path, capsys):
+    from matplotlib.figure import Figure
+
+    from convnet.data import load_mnist
+    from convnet.inspect import explain_figure
+    from convnet.io import load_model
+
+    model_file = str(trained / "mnist.h5")
+    out = tmp_path / "explain.png"
+    assert main(["explain", "--test-index", "0", "--model", model_file, "--out", str(out)]) == 0
+    assert Image.open(out).size[0] > 800
+    printed = capsys.readouterr().out
+    assert printed.startswith("MNIST test image #0 (labelled '7'): ")
+
+    (_, _), (x_test, _) = load_mnist()
+    path = tmp_path / "seven.png"
+    Image.fromarray(255 - x_test[0]).save(path)  # dark ink on white, as a person would draw
+    drawn = []
+    original = Figure.savefig
+    try:
+        Figure.savefig = lambda fig, *args, **kwargs: drawn.append(fig)
+        assert main(["explain", str(path), "--class", "3", "--model", model_file]) == 0
+    finally:
+        Figure.savefig = original
+    shown = drawn[0].explained
+    model = load_model(model_file)
+    expected = explain_figure(model, x_test[0][None].astype(np.float32) / 255, 3).explained
+    assert shown["class_index"] == 3
+    np.testing.assert_allclose(shown["probabilities"], expected["probabilities"], atol=1e-5)
+    assert set(shown["feature_maps"]) == {"conv2d", "conv2d_1"}
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give an IMAGE file or --test-index N"),
+    (["--test-index", "10000"], "--test-index must be from 0 to 9999, got 10000"),
+    (["--test-index", "1", "--class", "ten"], "--class must be one of the model's classes"),
+])  # fmt: skip
+def test_explain_refuses_what_it_cannot_draw(trained, args, message, capsys):
+    assert main(["explain", *args, "--model", str(trained / "mnist.h5")]) == 2
+    assert message in capsys.readouterr().err

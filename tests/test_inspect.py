@@ -7,7 +7,7 @@ from test_io import every_layer_net
 
 from convnet import layers as L
 from convnet.gradcheck import numerical_gradient, rel_error
-from convnet.inspect import activations, grad_cam, last_conv_layer, saliency
+from convnet.inspect import activations, grad_cam, last_conv_layer, mosaic, saliency
 from convnet.model import Sequential
 
 
@@ -102,13 +102,42 @@ def test_the_figures_show_the_arrays_they_are_drawn_from():
     for i, feature_map in enumerate(maps):
         np.testing.assert_array_equal(fig.axes[i].images[0].get_array(), feature_map)
 
+    before = conv.params["kernel"] * 0.5
+    fig = filters_figure(model, conv.name, before=before)
+    assert len(fig.axes) == 2 * len(kernels)
+    for i, kernel in enumerate(kernels):
+        np.testing.assert_array_equal(fig.axes[i].images[0].get_array(), 0.5 * kernel)
+        np.testing.assert_array_equal(fig.axes[len(kernels) + i].images[0].get_array(), kernel)
+    assert fig.axes[0].images[0].get_clim() == fig.axes[-1].images[0].get_clim()
+
     fig = explain_figure(model, image, class_index=1)
     gradient, _ = saliency(model, image[None], 1)
     cam, _ = grad_cam(model, image[None], 1)
-    np.testing.assert_allclose(fig.axes[1].images[0].get_array(),
-                               np.abs(gradient[0]).max(axis=0))  # fmt: skip
-    np.testing.assert_allclose(fig.axes[2].images[1].get_array(), cam[0])
-    assert "'1'" in fig.axes[1].get_title()
+    probabilities = model.predict(image[None])[0]
+    ax_x, ax_p, ax_s, ax_c, *ax_maps = fig.axes
+    np.testing.assert_allclose(ax_x.images[0].get_array(), image.mean(axis=0))
+    np.testing.assert_allclose([bar.get_width() for bar in ax_p.patches], probabilities)
+    np.testing.assert_allclose(ax_s.images[1].get_array(), np.abs(gradient[0]).max(axis=0))
+    np.testing.assert_allclose(ax_c.images[1].get_array(), cam[0])
+    assert "'1'" in ax_s.get_title() and "'1'" in ax_c.get_title()
+    convs = [layer for layer in model.layers if isinstance(layer, L.Conv2D)]
+    assert len(ax_maps) == len(convs)
+    for ax, layer in zip(ax_maps, convs, strict=True):
+        maps = activations(model, image[None])[layer.name][0]
+        np.testing.assert_allclose(ax.images[0].get_array(), mosaic(maps))
+        assert ax.get_title().startswith(f"{layer.name}: {len(maps)} feature maps")
+    assert fig.explained["class_index"] == 1
+
+
+def test_a_mosaic_tiles_the_maps_row_by_row():
+    maps = np.random.default_rng(7).random((64, 5, 3))
+    tiled = mosaic(maps)
+    assert tiled.shape == (4 * 6 - 1, 16 * 4 - 1)  # 64 maps: 16 columns, 4 rows
+    for i in range(64):
+        r, c = divmod(i, 16)
+        np.testing.assert_array_equal(tiled[6 * r : 6 * r + 5, 4 * c : 4 * c + 3], maps[i])
+    assert np.isnan(tiled[5]).all() and np.isnan(tiled[:, 3]).all()
+    assert mosaic(maps[:32]).shape[1] == 8 * 4 - 1
 
 
 def test_the_embedding_shows_the_penultimate_features_projected_on_their_principal_axes():
