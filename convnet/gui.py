@@ -117,9 +117,9 @@ class DigitApp:
     Attributes
     ----------
     panel_ms : deque of float
-        The latest times, in milliseconds, from the start of a recognition (the pause, the
-        pen lifted, a key) to the open panel redrawn on the screen: the prediction, the
-        look inside the model, the pictures, and Tk's drawing of them.
+        The latest times, in milliseconds, from the start of a recognition of a drawing (the
+        pause, the pen lifted, a key) to the open panel redrawn on the screen: the
+        prediction, the look inside the model, the pictures, and Tk's drawing of them.
     pen_up_ms : deque of float
         The same, from the moment the pen was lifted: ``delay_ms`` more.
     """
@@ -259,7 +259,7 @@ class DigitApp:
         # Drawn now, not when Tk is next idle: the state file, written below, then tells what
         # a screenshot shows, and the time taken counts the drawing.
         self.root.update_idletasks()
-        if self.inside_open:
+        if self.inside_open and self.explained is not None:  # a drawing, not an empty canvas
             done = time.perf_counter()
             self.panel_ms.append(round((done - started) * 1000, 1))
             self.inside_timing.configure(text=f"drawn in {self.panel_ms[-1]:.0f} ms")
@@ -332,6 +332,7 @@ class DigitApp:
 
         self.inside = tk.Frame(self.root, padx=8, pady=8)
         self.inside.grid(row=0, column=2, sticky="ns")
+        colour_table(), colour_table("jet")  # sampled now, not during the first drawing
         bold = tkfont.nametofont("TkDefaultFont").copy()
         bold.configure(weight="bold")
         grey = {"foreground": "#555555"}
