@@ -262,7 +262,7 @@ class DigitApp:
         if self.inside_open and self.explained is not None:  # a drawing, not an empty canvas
             done = time.perf_counter()
             self.panel_ms.append(round((done - started) * 1000, 1))
-            self.inside_timing.configure(text=f"drawn in {self.panel_ms[-1]:.0f} ms")
+            self.inside_timing.configure(text=f"recognised and drawn in {self.panel_ms[-1]:.0f} ms")
             if trigger == "pause" and self.pen_up_at is not None:
                 self.pen_up_ms.append(round((done - self.pen_up_at) * 1000, 1))
         if trigger == "pause":
@@ -336,12 +336,8 @@ class DigitApp:
         bold = tkfont.nametofont("TkDefaultFont").copy()
         bold.configure(weight="bold")
         grey = {"foreground": "#555555"}
-        top = tk.Frame(self.inside)
-        top.pack(fill="x")
-        self.inside_title = tk.Label(top, text="", font=bold)
-        self.inside_title.pack(side="left")
-        self.inside_timing = tk.Label(top, text="", **grey)
-        self.inside_timing.pack(side="right")
+        self.inside_title = tk.Label(self.inside, text="", font=bold)
+        self.inside_title.pack(anchor="w")
         convs = self._convs()
         for layer in convs:
             k, h, w = layer.output_shape
@@ -371,6 +367,8 @@ class DigitApp:
                       "Saliency: how much each pixel moves the answer's score. Grad-CAM: "
                       "where the last layer's features speak for the answer."
                  ).pack(anchor="w", pady=(6, 0))  # fmt: skip
+        self.inside_timing = tk.Label(self.inside, text="", **grey)
+        self.inside_timing.pack(anchor="w", pady=(6, 0))
 
     def _convs(self) -> list:
         model = self.recogniser.model
