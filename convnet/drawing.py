@@ -51,7 +51,8 @@ CLOSE = 1 / 3
 #: them again from ``$CONVNET_DATA_DIR``). Ninety-nine training digits in a hundred of each
 #: class fall inside their class's range. The ranges are per class because one range for
 #: all digits, 0.0449-0.2598, would call 4.4% of the training 1s "very little ink" (and
-#: 2.9% of the 0s "very much"): a thin 1 drawn down the whole canvas comes out at 0.040.
+#: 2.9% of the 0s "very much"), and a 1 drawn as one straight stroke comes out at 0.049,
+#: just above that floor; yet it would let pass a 1 with the ink of a bold 0.
 MNIST_INK = (
     (0.0808, 0.2989),  # 0
     (0.0337, 0.1486),  # 1
@@ -167,12 +168,12 @@ def ink_caution(model_input, digit: int, class_names) -> str:
     >>> digits = [str(d) for d in range(10)]
     >>> thin = np.zeros((28, 28)); thin[4:24, 14] = 1.0           # 20 pixels of ink: 0.026
     >>> ink_caution(thin, 1, digits)
-    'this does not look like a digit the model was trained on: very little ink for an MNIST 1'
+    'unlike the digits the model was trained on: very little ink for an MNIST 1'
     >>> thin[4:24, 13] = 1.0                                      # twice as much: a fine 1
     >>> ink_caution(thin, 1, digits)
     ''
     >>> ink_caution(np.ones((28, 28)), 8, digits)
-    'this does not look like a digit the model was trained on: very much ink for an MNIST 8'
+    'unlike the digits the model was trained on: very much ink for an MNIST 8'
     >>> ink_caution(np.ones((28, 28)), 8, ["T-shirt/top"] * 10)   # not a digit model
     ''
     """
@@ -182,8 +183,7 @@ def ink_caution(model_input, digit: int, class_names) -> str:
     if least <= amount <= most:
         return ""
     how = "very little" if amount < least else "very much"
-    return (f"this does not look like a digit the model was trained on: {how} ink for an "
-            f"MNIST {class_names[digit]}")  # fmt: skip
+    return f"unlike the digits the model was trained on: {how} ink for an MNIST {digit}"
 
 
 def stretch(image, size: int) -> np.ndarray:
@@ -398,11 +398,12 @@ class Insight:
     saliency : ndarray, shape (28, 28)
         ``d z_digit / d x``, the gradient of the class's logit with respect to each input
         pixel (:func:`convnet.inspect.saliency`).
-    cam : ndarray, shape (28, 28)
+    cam : ndarray, shape (28, 28), or None
         The Grad-CAM map of the last convolution layer (:func:`convnet.inspect.grad_cam`),
         stretched from the layer's ``(h, w)`` over the input (:func:`stretch`). Not
-        normalised; 0 where no feature speaks for the class.
-    cam_layer : str
+        normalised; 0 where no feature speaks for the class. None for a model without
+        convolutions.
+    cam_layer : str or None
         The layer Grad-CAM looked at.
     model_input : ndarray, shape (28, 28)
         The image explained.
@@ -412,8 +413,8 @@ class Insight:
     name: str
     maps: dict
     saliency: np.ndarray
-    cam: np.ndarray
-    cam_layer: str
+    cam: np.ndarray | None
+    cam_layer: str | None
     model_input: np.ndarray
 
 
@@ -540,7 +541,6 @@ class Recogniser:
         """
         if self.model is None or model_input is None:
             return None
-        from convnet.inspect import last_conv_layer
         from convnet.layers import Conv2D
 
         model = self.model
@@ -551,7 +551,8 @@ class Recogniser:
             # other classes, as in convnet.inspect.
             x = layer.forward(x, training=False, logits=layer is model.layers[-1])
             outputs.append(x)
-        cam_layer = last_conv_layer(model)
+        convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+        cam_layer = convs[-1] if convs else None  # as convnet.inspect.last_conv_layer
         d = np.zeros_like(outputs[-1])
         d[0, digit] = 1.0
         cam = None
@@ -563,6 +564,7 @@ class Recogniser:
         # Copies: a layer may reuse its output buffers in the next prediction.
         maps = {layer.name: out[0].copy() for layer, out in zip(model.layers, outputs, strict=True)
                 if isinstance(layer, Conv2D)}  # fmt: skip
-        size = np.shape(model_input)[-1]
-        return Insight(digit, self.class_names[digit], maps, d[0, 0].copy(), stretch(cam, size),
-                       cam_layer.name, np.asarray(model_input))  # fmt: skip
+        if cam_layer is not None:
+            cam, cam_layer = stretch(cam, np.shape(model_input)[-1]), cam_layer.name
+        return Insight(digit, self.class_names[digit], maps, d[0, 0].copy(), cam, cam_layer,
+                       np.asarray(model_input))  # fmt: skip

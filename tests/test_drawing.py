@@ -203,7 +203,7 @@ def digit_raster(rows, cols):
 def test_ink_far_from_the_training_digits_of_the_class_gets_a_caution(image, digit, expected):
     caution = ink_caution(image, digit, DIGITS)
     if expected:
-        assert caution.startswith("this does not look like a digit the model was trained on")
+        assert caution.startswith("unlike the digits the model was trained on: ")
         assert caution.endswith(expected)
     else:
         assert caution == ""
@@ -299,3 +299,17 @@ def test_a_mosaic_shows_every_map_as_large_as_fits(k, h, width, height, zoom, sh
         tile = tiles[r * step : r * step + zoom * h, c * step : c * step + zoom * h]
         np.testing.assert_allclose(tile[::zoom, ::zoom], maps[i] / maps.max())
     assert np.isnan(tiles).sum() == tiles.size - k * (zoom * h) ** 2
+
+
+def test_look_inside_a_model_without_convolutions_gives_the_saliency_only(tmp_path):
+    from convnet.inspect import saliency
+
+    path = tmp_path / "dense.h5"
+    Sequential([Flatten(), Dense(10, activation="softmax")], input_shape=(1, 28, 28),
+               seed=0).save(path)  # fmt: skip
+    recogniser = Recogniser(path)
+    image = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    seen = recogniser.look_inside(image, 4)
+    assert seen.maps == {} and seen.cam is None and seen.cam_layer is None
+    gradient, _ = saliency(recogniser.model, image[None, None], 4)
+    np.testing.assert_allclose(seen.saliency, gradient[0, 0], rtol=1e-6)

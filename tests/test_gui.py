@@ -3,8 +3,10 @@
 The test starts Xvfb on a free display, opens ``python -m convnet gui`` there, draws a 1 and
 a 0 traced from MNIST test digits with xdotool (pointer down, moves, up), presses the
 shortcuts, and reads what the window shows from the file the app writes with
-``--state-file`` (the texts of its answer and status labels). Screenshots of the X screen
-go to ``tests/artifacts/`` (ignored by git), whose path the test prints.
+``--state-file`` (the texts of its answer and status labels). Another opens the "See
+inside" panel, checks that it follows the drawing and prints how long it takes to redraw.
+Screenshots of the X screen go to ``tests/artifacts/`` (ignored by git), whose path the
+test prints.
 
 Needs the Debian packages xvfb and xdotool (``.ci/run`` installs them); skipped without.
 """
