@@ -3,8 +3,10 @@
 The test starts Xvfb on a free display, opens ``python -m convnet gui`` there, draws a 1 and
 a 0 traced from MNIST test digits with xdotool (pointer down, moves, up), presses the
 shortcuts, and reads what the window shows from the file the app writes with
-``--state-file`` (the texts of its answer and status labels). Screenshots of the X screen
-go to ``tests/artifacts/`` (ignored by git), whose path the test prints.
+``--state-file`` (the texts of its answer and status labels). Another opens the "See
+inside" panel, checks that it follows the drawing and prints how long it takes to redraw.
+Screenshots of the X screen go to ``tests/artifacts/`` (ignored by git), whose path the
+test prints.
 
 Needs the Debian packages xvfb and xdotool (``.ci/run`` installs them); skipped without.
 """
@@ -13,6 +15,7 @@ import json
 import os
 import select
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -212,6 +215,77 @@ def test_a_model_with_class_names_shows_them(display, tmp_path):
         best = max(range(10), key=lambda k: shown["probabilities"][k])
         assert shown["answer"] == FASHION_MNIST.class_names[best]
         window.screenshot("gui-fashion.png")
+    finally:
+        err = window.close()
+    assert "Traceback" not in err, err
+
+
+def redrawn_after_pen_up(answer, before):
+    """A condition on the state: the panel redrawn after the pen was lifted, for ``answer``."""
+    return lambda s: (len(s["inside"]["pen_up_ms"]) > len(before["pen_up_ms"])
+                      and s["answer"] == answer)  # fmt: skip
+
+
+@needs_x
+def test_the_see_inside_panel_follows_the_drawing(display, digit_model, tmp_path):
+    """The I key opens the panel; every recognition redraws it for the answer, and how long
+    that took is in the state; the button closes it. Prints the times, and a screenshot."""
+    from convnet.data import load_mnist
+
+    _, model = digit_model
+    (_, _), (x_test, y_test) = load_mnist()
+    window = Window(display, model, tmp_path / "state.json")
+    try:
+        start = window.state()
+        assert start["inside"]["open"] is False and start["inside"]["updates"] == 0
+        narrow = start["window"]["width"]
+
+        window.xdotool("key", "i")
+        opened = window.wait_for(lambda s: s["inside"]["open"], "the I key to open the panel")
+        inside = opened["inside"]
+        assert inside["layers"] == {"conv2d": [8, 24, 24, 3], "conv2d_1": [16, 8, 8, 6]}
+        assert inside["updates"] == 1 and inside["explained"] is None  # nothing drawn yet
+        # The window, panel open, fits a 1024x768 screen, the panel inside it.
+        width, height = opened["window"]["width"], opened["window"]["height"]
+        panel = inside["panel"]
+        assert narrow < width <= 1024 and height <= 768, opened["window"]
+        assert panel["x"] + panel["width"] <= width and panel["y"] + panel["height"] <= height
+
+        checksums, strokes = set(), 0
+        for digit, trace in [(0, trace_zero), (1, trace_one)] * 2:
+            if strokes:
+                assert window.key("Escape")["inside"]["explained"] is None
+            before = window.state()["inside"]
+            window.draw(trace(first_of(digit, x_test, y_test)))
+            strokes += 1
+            # The recognition after the pen is lifted (there may be some during the stroke).
+            shown = window.wait_for(redrawn_after_pen_up(str(digit), before),
+                                    f"the panel to explain the {digit}")  # fmt: skip
+            inside = shown["inside"]
+            assert inside["updates"] > before["updates"] and inside["explained"] == str(digit)
+            assert inside["checksum"] != before["checksum"]
+            checksums.add(inside["checksum"])
+            if strokes == 1:
+                window.screenshot("gui-inside.png")
+        assert len(checksums) >= 2  # a 0 and a 1 look different inside
+        panel_ms, pen_up_ms = inside["panel_ms"], inside["pen_up_ms"]
+        assert len(pen_up_ms) >= strokes and all(ms > 0 for ms in panel_ms)
+        # From the pen lifted, the panel waits for the pause (150 ms), then is redrawn.
+        assert all(ms >= 150 for ms in pen_up_ms)
+        print(f"recognition to panel on screen, ms: {panel_ms} "
+              f"(median {statistics.median(panel_ms):.0f})")  # fmt: skip
+        print(f"pen lifted to panel on screen, ms: {pen_up_ms} "
+              f"(median {statistics.median(pen_up_ms):.0f})")  # fmt: skip
+
+        # The button closes it; recognitions then leave it alone; the window narrows again.
+        button = inside["button"]
+        window.xdotool("mousemove", button["x"] + button["width"] // 2,
+                       button["y"] + button["height"] // 2, "click", 1)  # fmt: skip
+        closed = window.wait_for(lambda s: not s["inside"]["open"], "the button to close it")
+        assert closed["inside"]["panel"] is None
+        assert window.key("Return")["inside"]["updates"] == closed["inside"]["updates"]
+        window.wait_for(lambda s: s["window"]["width"] < width, "the window to narrow")
+        window.screenshot("gui-inside-closed.png")
     finally:
         err = window.close()
     assert "Traceback" not in err, err
