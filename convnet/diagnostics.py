@@ -50,6 +50,10 @@ STATISTICS = {
 }
 
 
+#: Probe images per forward pass.
+CHUNK = 32
+
+
 def _norm(arrays) -> float:
     return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)))
 
@@ -145,24 +149,48 @@ class Diagnostics(Callback):
             return
         self.steps.append(self._step)
         self.epochs.append(self._epoch + (batch + 1) / self._per_epoch)
-        # The last layer's scores before its softmax: probabilities always average 1 / K.
-        outputs = dict(zip([layer.name for layer in self.model.layers],
-                           forward_all(self.model, self.probe), strict=True))  # fmt: skip
+        activity = self._activity()
         for layer in self._weighted():
             kernel, before = layer.params["kernel"], self._before[layer.name]
-            out = outputs[layer.name]
+            total, squares, count, alive = activity[layer.name]
+            mean = total / count
             values = {
-                "activation_mean": float(out.mean()),
-                "activation_std": float(out.std()),
+                "activation_mean": mean,
+                "activation_std": float(np.sqrt(max(squares / count - mean * mean, 0.0))),
                 "gradient_norm": _norm(layer.grads.values()),
                 "update_ratio": _norm([kernel - before]) / (_norm([before]) or np.inf),
             }
             if layer.activation == "relu":
-                values["dead_fraction"] = float(np.mean(np.all(out <= 0, axis=0)))
+                values["dead_fraction"] = 1.0 - float(alive.mean())
             for statistic, value in values.items():
                 self.records[statistic].setdefault(layer.name, []).append(value)
             self._check(layer.name, values)
         self._before = None
+
+    def _activity(self) -> dict:
+        """For each layer with weights, from its outputs on the probe: their sum, the sum of
+        their squares and their number (float64 sums, for the mean and the standard
+        deviation), and which units are above 0 for at least one image (shape of one
+        output). The last layer's outputs are its scores before the softmax: probabilities
+        always average 1 / K.
+
+        The probe goes through in chunks of ``CHUNK`` images, and no layer's outputs are kept
+        whole: the im2col matrix of the seed-net's second convolution is 0.66 MB an image,
+        and allocating hundreds of MB afresh costs more in page faults than the arithmetic.
+        """
+        weighted = {layer.name for layer in self._weighted()}
+        sums: dict = {}
+        for i in range(0, len(self.probe), CHUNK):
+            outputs = forward_all(self.model, self.probe[i : i + CHUNK])
+            for layer, out in zip(self.model.layers, outputs, strict=True):
+                if layer.name not in weighted:
+                    continue
+                total, squares, count, alive = sums.get(layer.name, (0.0, 0.0, 0, False))
+                flat = out.reshape(-1)
+                sums[layer.name] = (total + float(np.sum(flat, dtype=np.float64)),
+                                    squares + float(np.dot(flat.astype(np.float64), flat)),
+                                    count + flat.size, alive | np.any(out > 0, axis=0))  # fmt: skip
+        return sums
 
     def _weighted(self):
         return [layer for layer in self.model.layers if "kernel" in layer.params]
@@ -180,7 +208,8 @@ class Diagnostics(Callback):
         else:
             self._out_of_range[name] = self._out_of_range.get(name, 0) + 1
             if self._out_of_range[name] >= self.patience:
-                hint = "learning rate too large?" if ratio > high else "learning rate too small?"
+                hint = ("learning rate too large?" if ratio > high else
+                        "learning rate too small, or no gradient reaching the layer?")  # fmt: skip
                 self._warn(name, "ratio", f"{where}: {name}'s update/weight ratio is "
                                           f"{ratio:.1e}, outside {low:.0e}..{high:.0e} ({hint})")
         dead = values.get("dead_fraction", 0.0)
@@ -230,7 +259,9 @@ def diagnostics_figure(diagnostics):
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-        if statistic in ("update_ratio", "gradient_norm"):
+        # The last layer's logits spread far wider than a ReLU layer's outputs: a log scale
+        # keeps both readable.
+        if statistic in ("update_ratio", "gradient_norm", "activation_std"):
             ax.set_yscale("log")
         if statistic == "update_ratio":
             ax.axhspan(*diagnostics["ratio_range"], color="C2", alpha=0.12, label="healthy")

@@ -20,7 +20,8 @@ drive it without a display. Docs chapter: "Draw a digit" (``docs/gui.md``).
 * :meth:`Recogniser.look_inside` is what the app's "See inside" panel shows: every
   convolution layer's feature maps for the drawing, the saliency of the answer and its
   Grad-CAM map stretched over the 28x28 input (an :class:`Insight`), computed with one
-  forward and one backward pass; :func:`mosaic` tiles a layer's maps into one picture.
+  forward and one backward pass; :func:`panel_mosaic` tiles a layer's maps into one
+  picture that fits the panel.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from convnet import inspect
 from convnet.preprocess import ink_box, ink_on_black, mnist_style
 
 __all__ = ["Drawing", "Recognition", "Recogniser", "Insight", "TRAIN_COMMAND", "DRAW_A_DIGIT",
            "MNIST_INK", "CLOSE", "ink", "ink_ranges", "confidence", "ink_caution", "stretch",
-           "mosaic"]
+           "panel_mosaic"]
 
 #: What to run to get a model the app can use.
 TRAIN_COMMAND = "python examples/train_mnist.py"
@@ -220,7 +222,7 @@ def stretch(image, size: int) -> np.ndarray:
     return resample(resample(image, 0), 1)
 
 
-def mosaic(maps, *, width: int, height: int, gap: int = 2, largest_zoom: int = 8):
+def panel_mosaic(maps, *, width: int, height: int, gap: int = 2, largest_zoom: int = 8):
     """One layer's feature maps tiled into one picture that fits ``width`` x ``height``.
 
     Every map is enlarged by the same whole factor (pixel copies, so each pixel of a map
@@ -246,7 +248,7 @@ def mosaic(maps, *, width: int, height: int, gap: int = 2, largest_zoom: int = 8
     Examples
     --------
     >>> maps = np.arange(3 * 2 * 2, dtype=float).reshape(3, 2, 2)   # 3 maps of 2x2, 0..11
-    >>> tiles, zoom = mosaic(maps, width=9, height=9, gap=1)
+    >>> tiles, zoom = panel_mosaic(maps, width=9, height=9, gap=1)
     >>> zoom, tiles.shape                         # 2 columns of 2x(2x2) tiles, in 2 rows
     (2, (9, 9))
     >>> (tiles[:4, :4] * 11).round()               # the first map, each pixel four times
@@ -270,12 +272,7 @@ def mosaic(maps, *, width: int, height: int, gap: int = 2, largest_zoom: int = 8
     low, high = min(0.0, float(maps.min())), float(maps.max())
     scaled = (maps - low) / (high - low) if high > low else np.zeros_like(maps)
     big = scaled.repeat(zoom, axis=1).repeat(zoom, axis=2)
-    th, tw = zoom * h + gap, zoom * w + gap
-    tiles = np.full((rows * th - gap, columns * tw - gap), np.nan)
-    for i, image in enumerate(big):
-        r, c = divmod(i, columns)
-        tiles[r * th : r * th + zoom * h, c * tw : c * tw + zoom * w] = image
-    return tiles, zoom
+    return inspect.mosaic(big, columns, gap), zoom
 
 
 class Drawing:
@@ -512,8 +509,7 @@ class Recogniser:
         One forward pass in inference mode keeps every layer's output; one backward pass,
         started from the one-hot gradient of class ``digit``'s logit, goes down to the
         input (the saliency) and passes the last convolution on the way (its output's
-        gradient gives Grad-CAM's weights). :mod:`convnet.inspect` computes the same with a
-        pass of its own for each; here the panel, redrawn as the person draws, pays once.
+        gradient gives Grad-CAM's weights): :func:`convnet.inspect.look`.
 
         Parameters
         ----------
@@ -545,26 +541,13 @@ class Recogniser:
 
         model = self.model
         x = np.asarray(model_input, dtype=model.dtype)[None, None]
-        outputs = []
-        for layer in model.layers:
-            # The last layer's logits: the class's score before the softmax mixes in the
-            # other classes, as in convnet.inspect.
-            x = layer.forward(x, training=False, logits=layer is model.layers[-1])
-            outputs.append(x)
         convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
         cam_layer = convs[-1] if convs else None  # as convnet.inspect.last_conv_layer
-        d = np.zeros_like(outputs[-1])
-        d[0, digit] = 1.0
-        cam = None
-        for layer, out in zip(reversed(model.layers), reversed(outputs), strict=True):
-            if layer is cam_layer:  # d is d z / d A for this layer's output A (1, K, h, w)
-                alpha = d[0].mean(axis=(1, 2))
-                cam = np.maximum(np.einsum("k,khw->hw", alpha, out[0]), 0.0)
-            d = layer.backward(d)
+        outputs, gradient, cam, _ = inspect.look(model, x, digit, cam_layer)
         # Copies: a layer may reuse its output buffers in the next prediction.
         maps = {layer.name: out[0].copy() for layer, out in zip(model.layers, outputs, strict=True)
                 if isinstance(layer, Conv2D)}  # fmt: skip
         if cam_layer is not None:
-            cam, cam_layer = stretch(cam, np.shape(model_input)[-1]), cam_layer.name
-        return Insight(digit, self.class_names[digit], maps, d[0, 0].copy(), cam, cam_layer,
+            cam, cam_layer = stretch(cam[0], np.shape(model_input)[-1]), cam_layer.name
+        return Insight(digit, self.class_names[digit], maps, gradient[0, 0].copy(), cam, cam_layer,
                        np.asarray(model_input))  # fmt: skip

@@ -32,7 +32,7 @@ from collections import deque
 
 import numpy as np
 
-from convnet.drawing import DRAW_A_DIGIT, Drawing, Insight, Recogniser, Recognition, mosaic
+from convnet.drawing import DRAW_A_DIGIT, Drawing, Insight, Recogniser, Recognition, panel_mosaic
 from convnet.files import atomic_write
 from convnet.layers import Conv2D
 
@@ -341,7 +341,8 @@ class DigitApp:
         convs = self._convs()
         for layer in convs:
             k, h, w = layer.output_shape
-            tiles, zoom = mosaic(np.zeros((k, h, w)), width=MAPS_WIDTH, height=self._maps_height())
+            tiles, zoom = panel_mosaic(np.zeros((k, h, w)), width=MAPS_WIDTH,
+                                       height=self._maps_height())  # fmt: skip
             shown = f", shown {zoom}x" if zoom > 1 else ""
             tk.Label(self.inside, text=f"{layer.name}: {k} feature maps of {h}x{w}{shown}"
                      ).pack(anchor="w", pady=(6, 2))  # fmt: skip
@@ -425,7 +426,7 @@ class DigitApp:
             rgb = np.round((1 - alpha) * grey + alpha * tint).astype(np.uint8)
             return rgb.repeat(ZOOM, axis=0).repeat(ZOOM, axis=1)
         maps = np.zeros(self.layer_shapes[name][:3]) if seen is None else seen.maps[name]
-        tiles, _ = mosaic(maps, width=MAPS_WIDTH, height=self._maps_height())
+        tiles, _ = panel_mosaic(maps, width=MAPS_WIDTH, height=self._maps_height())
         return colour(tiles, colour_table())
 
     def _write_state(self) -> None:

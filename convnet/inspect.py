@@ -1,7 +1,8 @@
 """Look inside a trained network: every layer's output, and which pixels a class depends on.
 
 Beside the reading path, after **11. model**: it uses only what a model already has, the
-layers' ``forward`` and ``backward``.
+layers' ``forward`` and ``backward``. Docs chapter: "What the network sees" (the maths of
+saliency and Grad-CAM, and the pictures on the seed-net).
 
 * :func:`activations`: what every layer computes for a batch, by layer name;
 * :func:`saliency`: the gradient of one class's score with respect to the input pixels
@@ -28,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet.layers import Conv2D
+from convnet.layers import Conv2D, Dropout
 
-__all__ = ["forward_all", "activations", "saliency", "grad_cam", "first_conv_layer",
+__all__ = ["forward_all", "activations", "saliency", "look", "grad_cam", "first_conv_layer",
            "last_conv_layer", "filters_figure", "feature_maps_figure", "mosaic", "explain_figure",
            "penultimate_features", "embed_2d", "embedding_figure"]
 
@@ -109,11 +110,44 @@ def saliency(model, x, class_index=None):
     >>> gradient.ravel(), classes                            # a linear score: its weights
     (array([1., 2., 3.]), array([0]))
     """
-    scores = forward_all(model, x)[-1]
-    classes, d = _one_hot_scores(scores, class_index)
-    for layer in reversed(model.layers):
+    _, gradient, _, classes = look(model, x, class_index)
+    return gradient, classes
+
+
+def look(model, x, class_index=None, cam_layer=None):
+    """Saliency and Grad-CAM from one forward and one backward pass: what :func:`saliency`,
+    :func:`grad_cam` and the drawing app's panel share.
+
+    The backward pass starts from the one-hot ``d z_c / d z`` and runs down to the input;
+    on the way it passes ``cam_layer``'s output ``A``, where the gradient it carries is
+    ``d z_c / d A``, the one Grad-CAM averages.
+
+    Parameters
+    ----------
+    model : Sequential
+    x : ndarray, shape (N, *model.input_shape)
+    class_index : int or array of shape (N,), optional
+    cam_layer : Layer, optional
+        A Conv2D layer of the model; left out, no Grad-CAM.
+
+    Returns
+    -------
+    outputs : list of ndarray
+        Every layer's output (the last one's before its softmax), as :func:`forward_all`.
+    gradient : ndarray, shape of ``x``
+        The saliency, ``d z[n, c] / d x[n]``.
+    cam : ndarray, shape (N, h, w), or None
+    classes : ndarray of int, shape (N,)
+    """
+    outputs = forward_all(model, x)
+    classes, d = _one_hot_scores(outputs[-1], class_index)
+    cam = None
+    for layer, out in zip(reversed(model.layers), reversed(outputs), strict=True):
+        if layer is cam_layer:
+            alpha = d.mean(axis=(2, 3))  # (N, K): global average of d z_c / d A
+            cam = np.maximum(np.einsum("nk,nkhw->nhw", alpha, out), 0.0)
         d = layer.backward(d)
-    return d, classes
+    return outputs, d, cam, classes
 
 
 def _convs(model):
@@ -170,15 +204,8 @@ def grad_cam(model, x, class_index=None, layer=None):
            [1.5, 2. ]])
     """
     layer = last_conv_layer(model) if layer is None else _layer(model, layer)
-    index = model.layers.index(layer)
-    outputs = forward_all(model, x)
-    classes, d = _one_hot_scores(outputs[-1], class_index)
-    for later in reversed(model.layers[index + 1 :]):
-        d = later.backward(d)
-    features = outputs[index]  # (N, K, h, w), after the layer's activation
-    alpha = d.mean(axis=(2, 3))  # (N, K): global average of the gradient
-    cam = np.einsum("nk,nkhw->nhw", alpha, features)
-    return np.maximum(cam, 0.0), classes
+    _, _, cam, classes = look(model, x, class_index, cam_layer=layer)
+    return cam, classes
 
 
 # -- pictures ---------------------------------------------------------------------------------
@@ -433,6 +460,10 @@ def embedding_figure(model, x, y, method="pca", *, seed=0):
         ax.set_xticks([])
         ax.set_yticks([])
     ax.legend(markerscale=3, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.suptitle(f"{model.layers[-2].name}'s {features.shape[1]} features of "
+    # Named after the layer that computes them: a Dropout before the last layer passes its
+    # input through unchanged at inference.
+    source = next(layer for layer in reversed(model.layers[:-1])
+                  if not isinstance(layer, Dropout) or layer is model.layers[0])  # fmt: skip
+    fig.suptitle(f"{source.name}'s {features.shape[1]} features of "
                  f"{len(features):,} images, in two dimensions", fontsize=11)  # fmt: skip
     return fig

@@ -6,7 +6,9 @@
 The window shows the predicted digit and its confidence, a bar for each class, and the
 28x28 image the model received: the strokes after MNIST-style preprocessing
 (``convnet.preprocess.mnist_style``, the same as ``python -m convnet predict digit.png``).
-Enter or Space recognises, Esc or Delete clears. The same app is ``python -m convnet gui``.
+Enter or Space recognises, Esc or Delete clears; I (or "See inside") opens a panel with every
+convolution's feature maps and the answer's saliency and Grad-CAM, redrawn as you draw.
+The same app is ``python -m convnet gui``.
 """
 
 import sys

@@ -5,6 +5,7 @@ docs chapters that exist, and the package docstring lists every module.
 doctests through ``--doctest-glob``.)"""
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -81,3 +82,24 @@ def test_every_figure_the_docs_show_is_drawn(tmp_path, monkeypatch):
     drawn = {path.name for path in figures.main(tmp_path)}
     assert shown == drawn
     assert all((tmp_path / name).stat().st_size > 10_000 for name in drawn)  # real pictures
+
+
+@pytest.mark.skipif(not os.environ.get("CONVNET_DATA_DIR"), reason="needs MNIST")
+def test_the_pictures_of_what_the_network_sees_are_drawn_by_their_script(tmp_path, monkeypatch):
+    """``docs/seeing_figures.py`` draws, from a trained run, each ``seeing/*.png`` that
+    docs/seeing.md shows (there from the seed-net's run; here from a seconds-long one)."""
+    from convnet.cli import main as convnet_main
+
+    monkeypatch.syspath_prepend(str(ROOT / "docs"))
+    import seeing_figures
+
+    run = tmp_path / "run"
+    assert convnet_main(["train", "--limit", "1000", "--epochs", "1", "--batch-size", "64",
+                         "--out", str(run), "--verbose", "0"]) == 0  # fmt: skip
+    shown = set(re.findall(r"\(seeing/([\w.-]+\.png)\)|\{image\} seeing/([\w.-]+\.png)",
+                           (ROOT / "docs" / "seeing.md").read_text("utf-8")))  # fmt: skip
+    shown = {name for pair in shown for name in pair if name}
+    drawn = {p.name for p in seeing_figures.main(run, tmp_path / "seeing", unhealthy_batches=12)}
+    assert shown == drawn
+    assert shown == {p.name for p in (ROOT / "docs" / "seeing").glob("*.png")}  # all committed
+    assert all((tmp_path / "seeing" / name).stat().st_size > 10_000 for name in drawn)

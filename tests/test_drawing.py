@@ -17,7 +17,7 @@ from convnet.drawing import (
     confidence,
     ink_caution,
     ink_ranges,
-    mosaic,
+    panel_mosaic,
     stretch,
 )
 from convnet.preprocess import mnist_style
@@ -288,7 +288,7 @@ def test_stretch_keeps_a_constant_and_lines_up_pixel_centres():
 ])  # fmt: skip
 def test_a_mosaic_shows_every_map_as_large_as_fits(k, h, width, height, zoom, shape):
     maps = np.random.default_rng(0).random((k, h, h)) * 5
-    tiles, got_zoom = mosaic(maps, width=width, height=height)
+    tiles, got_zoom = panel_mosaic(maps, width=width, height=height)
     assert (got_zoom, tiles.shape) == (zoom, shape)
     assert tiles.shape[1] <= width and (tiles.shape[0] <= height or zoom == 1)
     rows, columns = (shape[0] + 2) // (zoom * h + 2), (shape[1] + 2) // (zoom * h + 2)

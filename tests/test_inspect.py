@@ -161,6 +161,10 @@ def test_the_embedding_shows_the_penultimate_features_projected_on_their_princip
     fig = embedding_figure(model, x, y)
     for k, collection in enumerate(fig.axes[0].collections):
         np.testing.assert_allclose(collection.get_offsets(), points[y == k])
+    source = model.layers[-2]
+    if isinstance(source, L.Dropout):  # the features are the layer's before it, passed through
+        source = model.layers[-3]
+    assert fig.texts[0].get_text().startswith(f"{source.name}'s ")
 
 
 def test_tsne_gives_two_seeded_coordinates_per_image():
