@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from convnet import data, inspect, optimizers, plots
+from convnet.cli import NETS
 from convnet.diagnostics import Diagnostics, diagnostics_figure
 from convnet.io import load_model
 from convnet.nets import seed_net
@@ -47,7 +48,7 @@ def unhealthy_run(split, learning_rate=0.05, batches=150, seed=0):
     return watch
 
 
-def main(run, folder=DOCS / "seeing", *, unhealthy_batches=150) -> list[Path]:
+def main(run, folder=DOCS / "seeing", *, unhealthy_batches=150, embedded=EMBEDDED) -> list[Path]:
     run, folder = Path(run), Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = load_model(run / "mnist.h5")
@@ -56,8 +57,8 @@ def main(run, folder=DOCS / "seeing", *, unhealthy_batches=150) -> list[Path]:
     x_test, y_test = split.x_test, split.y_test
 
     figures = {}
-    initial = seed_net(seed=settings["seed"]) if settings["net"] == "seed" else None
-    before = None if initial is None else inspect.first_conv_layer(initial).params["kernel"]
+    initial = NETS[settings["net"]](seed=settings["seed"])  # the same seed, the same start
+    before = inspect.first_conv_layer(initial).params["kernel"]
     figures["filters.png"] = inspect.filters_figure(model, before=before)
     figures["explain.png"] = inspect.explain_figure(model, x_test[0])
     figures["explain.png"].suptitle("test image #0", fontsize=11)
@@ -72,7 +73,7 @@ def main(run, folder=DOCS / "seeing", *, unhealthy_batches=150) -> list[Path]:
     figures["misclassified.png"] = plots.misclassified_figure(
         x_test, y_test, predicted, probabilities, n=18, class_names=model.class_names)
     figures["embedding.png"] = inspect.embedding_figure(
-        model, x_test[:EMBEDDED], y_test[:EMBEDDED], ["pca", "tsne"])
+        model, x_test[:embedded], y_test[:embedded], ["pca", "tsne"])
     state = json.loads((run / "diagnostics.json").read_text())
     figures["diagnostics.png"] = diagnostics_figure(state)
     diverging = unhealthy_run(split, batches=unhealthy_batches, seed=settings["seed"])

@@ -94,12 +94,13 @@ def test_the_pictures_of_what_the_network_sees_are_drawn_by_their_script(tmp_pat
     import seeing_figures
 
     run = tmp_path / "run"
-    assert convnet_main(["train", "--limit", "1000", "--epochs", "1", "--batch-size", "64",
+    assert convnet_main(["train", "--net", "small", "--limit", "1000", "--epochs", "1",
                          "--out", str(run), "--verbose", "0"]) == 0  # fmt: skip
     shown = set(re.findall(r"\(seeing/([\w.-]+\.png)\)|\{image\} seeing/([\w.-]+\.png)",
                            (ROOT / "docs" / "seeing.md").read_text("utf-8")))  # fmt: skip
     shown = {name for pair in shown for name in pair if name}
-    drawn = {p.name for p in seeing_figures.main(run, tmp_path / "seeing", unhealthy_batches=12)}
+    drawn = {p.name for p in seeing_figures.main(run, tmp_path / "seeing", unhealthy_batches=12,
+                                                 embedded=300)}  # fmt: skip
     assert shown == drawn
     assert shown == {p.name for p in (ROOT / "docs" / "seeing").glob("*.png")}  # all committed
     assert all((tmp_path / "seeing" / name).stat().st_size > 10_000 for name in drawn)
