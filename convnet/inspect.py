@@ -33,7 +33,8 @@ from convnet.layers import Conv2D, Dropout
 
 __all__ = ["forward_all", "activations", "saliency", "look", "grad_cam", "first_conv_layer",
            "last_conv_layer", "filters_figure", "feature_maps_figure", "mosaic", "explain_figure",
-           "penultimate_features", "embed_2d", "embedding_figure"]
+           "receptive_field", "strongest_patches", "patches_figure", "penultimate_features",
+           "embed_2d", "embedding_figure"]
 
 
 def forward_all(model, x, *, logits=True) -> list:
@@ -62,11 +63,12 @@ def _one_hot_scores(scores, class_index):
     return classes, pick
 
 
-def activations(model, x) -> dict[str, np.ndarray]:
+def activations(model, x, *, batch_size: int = 64) -> dict[str, np.ndarray]:
     """Every layer's output for the batch ``x``, in inference mode, by layer name.
 
     The last layer's entry is its output as ``predict`` gives it (probabilities, for a
-    softmax). Shapes are ``(N, *layer.output_shape)``.
+    softmax). Shapes are ``(N, *layer.output_shape)``. The images go through ``batch_size``
+    at a time.
 
     Examples
     --------
@@ -78,8 +80,13 @@ def activations(model, x) -> dict[str, np.ndarray]:
     >>> np.allclose(maps["dense"].sum(axis=1), 1.0)          # probabilities
     True
     """
-    outputs = forward_all(model, x, logits=False)
-    return {layer.name: out for layer, out in zip(model.layers, outputs, strict=True)}
+    x = np.asarray(x)
+    # In batches, as predict does: the im2col matrix of a whole large batch would be
+    # allocated afresh, and its page faults cost more than the arithmetic.
+    batches = [forward_all(model, x[i : i + batch_size], logits=False)
+               for i in range(0, len(x), batch_size)]  # fmt: skip
+    return {layer.name: np.concatenate([outputs[j] for outputs in batches])
+            for j, layer in enumerate(model.layers)}  # fmt: skip
 
 
 def saliency(model, x, class_index=None):
@@ -259,6 +266,121 @@ def filters_figure(model, layer=None, *, before=None, columns=8):
             sub.suptitle(label, fontsize=9)
     fig.suptitle(f"{layer.name}: {len(kernels[0])} filters of {kernels[0].shape[1]}x"
                  f"{kernels[0].shape[2]} (red positive, blue negative)", fontsize=10)  # fmt: skip
+    return fig
+
+
+def receptive_field(model, layer) -> tuple:
+    """Which input pixels one output position of ``layer`` sees: for output ``(i, j)``, the
+    rows ``i * jump_h - pad_top ... + size_h - 1`` and the columns likewise.
+
+    Composed layer by layer from the input: a window of ``k`` pixels with stride ``s`` on a
+    map whose positions are ``jump`` input pixels apart and ``size`` wide sees
+    ``size + (k - 1) * jump`` input pixels, and its positions are ``jump * s`` apart.
+    Layers without a window (activations, dropout) change nothing.
+
+    Returns
+    -------
+    size : (int, int)
+    jump : (int, int)
+    start : (int, int)
+        The input row and column of output (0, 0)'s top-left pixel (negative in the padding).
+
+    Examples
+    --------
+    >>> from convnet.nets import seed_net
+    >>> receptive_field(seed_net(seed=0), "conv2d_1")     # two 3x3 convolutions: 5x5
+    ((5, 5), (1, 1), (0, 0))
+    >>> receptive_field(seed_net(seed=0), "max_pooling2d")
+    ((6, 6), (2, 2), (0, 0))
+    """
+    from convnet.layers import _Pool2D
+    from convnet.shapes import resolve_padding
+
+    target = _layer(model, layer)
+    size, jump, start = [1, 1], [1, 1], [0, 0]
+    shape = model.input_shape
+    for one in model.layers:
+        if isinstance(one, (Conv2D, _Pool2D)):
+            window = one.kernel_size if isinstance(one, Conv2D) else one.pool_size
+            pads = resolve_padding(one.padding, shape[1:], window, one.strides)
+            for axis in range(2):
+                start[axis] -= pads[2 * axis] * jump[axis]
+                size[axis] += (window[axis] - 1) * jump[axis]
+                jump[axis] *= one.strides[axis]
+        shape = one.output_shape
+        if one is target:
+            return tuple(size), tuple(jump), tuple(start)
+    raise ValueError(f"{model.name}: no layer {target.name!r}")
+
+
+def strongest_patches(model, layer, x, *, top: int = 6):
+    """For every channel of ``layer``, the ``top`` input patches (over the images ``x`` and
+    every position) on which it responds most: what the channel has learnt to detect.
+
+    Parameters
+    ----------
+    model : Sequential
+    layer : str or Layer
+        A layer whose output is ``(K, h, w)`` feature maps.
+    x : ndarray, shape (N, *model.input_shape)
+    top : int
+
+    Returns
+    -------
+    patches : ndarray, shape (K, top, C, size_h, size_w)
+        The patches (zeros where a field reaches into the padding), strongest first.
+    values : ndarray, shape (K, top)
+        The channel's response to each.
+    where : ndarray of int, shape (K, top, 3)
+        Each patch's image index and output position ``(n, i, j)``.
+    """
+    layer = _layer(model, layer)
+    maps = activations(model, x)[layer.name]
+    if maps.ndim != 4:
+        raise ValueError(f"{layer.name} outputs shape {maps.shape[1:]}, not feature maps")
+    n, k, h, w = maps.shape
+    (size_h, size_w), (jump_h, jump_w), (top_h, top_w) = receptive_field(model, layer)
+    x = np.asarray(x)
+    # Padded once by the most a field can reach outside the image, so that slicing works.
+    pad_h, pad_w = max(0, -top_h), max(0, -top_w)
+    extra_h = max(0, top_h + (h - 1) * jump_h + size_h - x.shape[2])
+    extra_w = max(0, top_w + (w - 1) * jump_w + size_w - x.shape[3])
+    padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h + extra_h), (pad_w, pad_w + extra_w)))
+    flat = maps.transpose(1, 0, 2, 3).reshape(k, -1)  # (K, N*h*w)
+    best = np.argsort(-flat, axis=1, kind="stable")[:, :top]
+    patches = np.zeros((k, top, x.shape[1], size_h, size_w), dtype=x.dtype)
+    where = np.zeros((k, top, 3), dtype=np.int64)
+    for channel in range(k):
+        for rank, index in enumerate(best[channel]):
+            image, i, j = np.unravel_index(index, (n, h, w))
+            row, col = top_h + i * jump_h + pad_h, top_w + j * jump_w + pad_w
+            patches[channel, rank] = padded[image, :, row : row + size_h, col : col + size_w]
+            where[channel, rank] = image, i, j
+    return patches, np.take_along_axis(flat, best, axis=1), where
+
+
+def patches_figure(model, layer, x, *, top: int = 6, channels: int = 16):
+    """:func:`strongest_patches` of the first ``channels`` channels of ``layer``, one row per
+    channel: how to see what a deeper layer's filters detect, whose weights, spread over
+    many input channels, make no picture of their own. ``figure.axes[c * top + r]`` shows
+    channel ``c``'s patch of rank ``r`` (channels averaged)."""
+    from matplotlib.figure import Figure
+
+    layer = _layer(model, layer)
+    patches, values, _ = strongest_patches(model, layer, x, top=top)
+    patches, values = patches[:channels], values[:channels]
+    fig = Figure(figsize=(0.9 * top + 0.6, 0.9 * len(patches) + 0.6), layout="constrained")
+    axes = fig.subplots(len(patches), top, squeeze=False)
+    for c, row in enumerate(axes):
+        for r, ax in enumerate(row):
+            ax.imshow(patches[c, r].mean(axis=0), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_ylabel(str(c), rotation=0, ha="right", va="center", fontsize=8)
+    size = patches.shape[-2:]
+    fig.suptitle(f"{layer.name}: the {top} {size[0]}x{size[1]} patches of {len(x):,} images "
+                 f"each channel answers most", fontsize=9)  # fmt: skip
     return fig
 
 

@@ -9,6 +9,8 @@ convnet's own code (:mod:`convnet.inspect`, :mod:`convnet.diagnostics`,
 :mod:`convnet.plots`) on the MNIST test set (``$CONVNET_DATA_DIR``):
 
 - ``filters.png``: the first layer's filters before and after training;
+- ``patches.png``: for 16 channels of the last convolution, the patches of 1,000 test
+  images that each answers most;
 - ``explain.png``: ``explain_figure`` of test image #0;
 - ``mistake.png``: the same for the test image the network gets wrong most confidently;
 - ``misclassified.png``: the 18 most confident mistakes;
@@ -60,6 +62,8 @@ def main(run, folder=DOCS / "seeing", *, unhealthy_batches=150, embedded=EMBEDDE
     initial = NETS[settings["net"]](seed=settings["seed"])  # the same seed, the same start
     before = inspect.first_conv_layer(initial).params["kernel"]
     figures["filters.png"] = inspect.filters_figure(model, before=before)
+    figures["patches.png"] = inspect.patches_figure(model, inspect.last_conv_layer(model),
+                                                    x_test[:1000], top=8, channels=16)
     figures["explain.png"] = inspect.explain_figure(model, x_test[0])
     figures["explain.png"].suptitle("test image #0", fontsize=11)
 

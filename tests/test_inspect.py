@@ -73,6 +73,16 @@ def test_activations_are_every_layer_in_order_with_the_predicted_probabilities_l
     np.testing.assert_allclose(maps[model.layers[-1].name], model.predict(x), rtol=1e-12)
 
 
+def test_activations_in_batches_are_the_activations_of_the_whole():
+    from convnet.nets import seed_net
+
+    model = seed_net(seed=0)
+    x = np.random.default_rng(10).random((7, 1, 28, 28), np.float32)
+    whole = activations(model, x, batch_size=7)
+    for name, out in activations(model, x, batch_size=3).items():
+        np.testing.assert_allclose(out, whole[name], rtol=1e-5, atol=1e-6)
+
+
 def test_bad_requests_are_refused():
     model = every_layer_net(dtype="float64")
     x = np.zeros((1, *model.input_shape))
@@ -176,3 +186,49 @@ def test_tsne_gives_two_seeded_coordinates_per_image():
     np.testing.assert_array_equal(first, embed_2d(features, "tsne", seed=1))
     with pytest.raises(ValueError, match="method must be 'pca' or 'tsne'"):
         embed_2d(features, "umap")
+
+
+def test_the_receptive_field_is_where_the_gradient_of_one_output_reaches():
+    """Through a strided, padded convolution, an average pool and a padded convolution (all
+    weights positive, so nothing cancels), the input pixels with a nonzero gradient of one
+    output position fill its receptive field, clipped to the image. (The sizes tile exactly:
+    where a pool drops a last row, the field still counts the input under it, which then
+    reaches the output through nothing.)"""
+    from convnet.inspect import receptive_field
+
+    model = Sequential([L.Conv2D(2, (3, 2), strides=(2, 1), padding="same"),
+                        L.AvgPool2D(2), L.Conv2D(1, 3, padding=1)],
+                       input_shape=(1, 16, 14), dtype="float64", seed=0)  # fmt: skip
+    for layer in model.layers:
+        for value in layer.params.values():
+            value[:] = np.abs(value) + 0.1
+    x = np.random.default_rng(8).random((1, 1, 16, 14))
+    out = model.forward(x)
+    (size_h, size_w), (jump_h, jump_w), (start_h, start_w) = receptive_field(model, "conv2d_1")
+    for i, j in [(0, 0), (1, 2), (out.shape[2] - 1, out.shape[3] - 1)]:
+        d = np.zeros_like(out)
+        d[0, 0, i, j] = 1.0
+        model.forward(x)
+        rows, cols = np.nonzero(model.backward(d)[0, 0])
+        top, left = start_h + i * jump_h, start_w + j * jump_w
+        assert (rows.min(), rows.max()) == (max(top, 0), min(top + size_h - 1, 15))
+        assert (cols.min(), cols.max()) == (max(left, 0), min(left + size_w - 1, 13))
+
+
+def test_the_strongest_patches_are_the_input_under_the_largest_responses():
+    from convnet.inspect import patches_figure, strongest_patches
+
+    model = every_layer_net(dtype="float64")
+    conv = model.layers[3].name  # the second convolution: 2 input channels, padded
+    x = np.random.default_rng(9).random((5, *model.input_shape))
+    patches, values, where = strongest_patches(model, conv, x, top=4)
+    maps = activations(model, x)[conv]
+    k = maps.shape[1]
+    assert patches.shape[:3] == (k, 4, model.input_shape[0]) and values.shape == (k, 4)
+    for channel in range(k):
+        ranked = np.sort(maps[:, channel].ravel())[::-1][:4]
+        np.testing.assert_allclose(values[channel], ranked)
+        for rank, (n, i, j) in enumerate(where[channel]):
+            assert maps[n, channel, i, j] == values[channel, rank]
+    fig = patches_figure(model, conv, x, top=4, channels=2)
+    np.testing.assert_allclose(fig.axes[5].images[0].get_array(), patches[1, 1].mean(axis=0))
