@@ -4,6 +4,7 @@ only that every number they report is there and is a positive, finite number."""
 import importlib.util
 import json
 import math
+import shutil
 
 import pytest
 from scripts import load_script
@@ -96,3 +97,16 @@ def test_bench_latency_watches_the_tuned_and_the_fast_rung(tmp_path, capsys):
         assert list(medians) == ["tuned", "fast"]
         assert all(m and all(_positive(v) for v in m) for m in medians.values())
     assert "| images | predict, tuned rung, ms |" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),
+                    reason="needs Xvfb and xdotool")  # fmt: skip
+def test_bench_panel_times_the_see_inside_panel(digit_model, tmp_path, capsys):
+    _, model = digit_model
+    out = tmp_path / "panel.json"
+    assert _load("bench_panel").main(["--model", str(model), "--rounds", "1",
+                                      "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert len(result["panel_ms"]) == 2 and all(_positive(t) for t in result["panel_ms"])
+    assert all(t >= 150 for t in result["pen_up_ms"])  # the app's pause, then the panel
+    assert "recognition start to panel drawn: median" in capsys.readouterr().out

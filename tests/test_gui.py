@@ -11,6 +11,7 @@ test prints.
 Needs the Debian packages xvfb and xdotool (``.ci/run`` installs them); skipped without.
 """
 
+import contextlib
 import json
 import os
 import select
@@ -33,9 +34,10 @@ needs_x = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def display():
-    """A fresh Xvfb server; Xvfb picks a free display number and writes it to a pipe."""
+@contextlib.contextmanager
+def xvfb():
+    """A fresh Xvfb server, as its display name (":N"), stopped on leaving; Xvfb picks a free
+    display number and writes it to a pipe. (``benchmarks/bench_panel.py`` uses it too.)"""
     read_end, write_end = os.pipe()
     server = subprocess.Popen(
         ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
@@ -56,9 +58,17 @@ def display():
     if not number:
         server.kill()
         pytest.fail(f"Xvfb did not start: {server.communicate()[1].decode()[-2000:]}")
-    yield f":{number}"
-    server.terminate()
-    server.wait(10)
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def display():
+    with xvfb() as name:
+        yield name
 
 
 class Window:
