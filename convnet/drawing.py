@@ -537,16 +537,14 @@ class Recogniser:
         """
         if self.model is None or model_input is None:
             return None
-        from convnet.layers import Conv2D
-
         model = self.model
         x = np.asarray(model_input, dtype=model.dtype)[None, None]
-        convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+        convs = inspect.conv_layers(model)
         cam_layer = convs[-1] if convs else None  # as convnet.inspect.last_conv_layer
         outputs, gradient, cam, _ = inspect.look(model, x, digit, cam_layer)
         # Copies: a layer may reuse its output buffers in the next prediction.
         maps = {layer.name: out[0].copy() for layer, out in zip(model.layers, outputs, strict=True)
-                if isinstance(layer, Conv2D)}  # fmt: skip
+                if layer in convs}  # fmt: skip
         if cam_layer is not None:
             cam, cam_layer = stretch(cam[0], np.shape(model_input)[-1]), cam_layer.name
         return Insight(digit, self.class_names[digit], maps, gradient[0, 0].copy(), cam, cam_layer,

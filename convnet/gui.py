@@ -34,7 +34,7 @@ import numpy as np
 
 from convnet.drawing import DRAW_A_DIGIT, Drawing, Insight, Recogniser, Recognition, panel_mosaic
 from convnet.files import atomic_write
-from convnet.layers import Conv2D
+from convnet.inspect import conv_layers
 
 __all__ = ["DigitApp", "run", "colour_table", "colour"]
 
@@ -373,8 +373,7 @@ class DigitApp:
 
     def _convs(self) -> list:
         model = self.recogniser.model
-        layers = [] if model is None else model.layers
-        return [layer for layer in layers if isinstance(layer, Conv2D)]
+        return [] if model is None else conv_layers(model)
 
     def _maps_height(self) -> int:
         """The height each convolution layer's mosaic may take."""

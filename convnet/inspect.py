@@ -31,8 +31,9 @@ import numpy as np
 
 from convnet.layers import Conv2D, Dropout
 
-__all__ = ["forward_all", "activations", "saliency", "look", "grad_cam", "first_conv_layer",
-           "last_conv_layer", "filters_figure", "feature_maps_figure", "mosaic", "explain_figure",
+__all__ = ["forward_all", "activations", "saliency", "look", "grad_cam", "conv_layers",
+           "first_conv_layer", "last_conv_layer", "filters_figure", "feature_maps_figure",
+           "mosaic", "explain_figure",
            "receptive_field", "strongest_patches", "patches_figure", "penultimate_features",
            "embed_2d", "embedding_figure"]
 
@@ -157,8 +158,14 @@ def look(model, x, class_index=None, cam_layer=None):
     return outputs, d, cam, classes
 
 
+def conv_layers(model) -> list:
+    """The model's :class:`~convnet.layers.Conv2D` layers, in order (none: an empty list)."""
+    return [layer for layer in model.layers if isinstance(layer, Conv2D)]
+
+
 def _convs(model):
-    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    """:func:`conv_layers`, refused when there are none: there is nothing to explain."""
+    convs = conv_layers(model)
     if not convs:
         raise ValueError(f"{model.name}: no Conv2D layer to explain")
     return convs
@@ -462,13 +469,12 @@ def explain_figure(model, image, class_index=None):
     from matplotlib.figure import Figure
 
     x = np.asarray(image, dtype=model.dtype)[None]
-    outputs = activations(model, x)
+    convs = _convs(model)
+    outputs = activations(model, x)  # the probabilities as predict gives them, and the maps
     probabilities = outputs[model.layers[-1].name][0]
-    gradient, classes = saliency(model, x, class_index)
-    cam, _ = grad_cam(model, x, classes)
+    _, gradient, cam, classes = look(model, x, class_index, cam_layer=convs[-1])
     k = int(classes[0])
     names = model.class_names
-    convs = _convs(model)
     picture = x[0].mean(axis=0)
     height, width = picture.shape
     salient = np.abs(gradient[0]).max(axis=0)
