@@ -6,10 +6,12 @@ Read the package in this order (each module's docstring says where it sits):
 2. ``gradcheck``    numerical gradients, to prove each backward pass right
 3. ``jit``          the one place Numba is imported
 4. ``im2col``       patches to columns and back: convolution as matrix multiplication
-5. ``ops``          conv, pool, dense, activations, dropout, softmax: naive and fast pairs
+5. ``ops``          conv, pool, dense, activations, dropout, batch normalization, softmax:
+                    naive and fast pairs
 6. ``initializers`` He and Glorot, from a seeded Generator
 7. ``backend``      the speed ladder (naive, fast, tuned) and its one seam to the annex
-8. ``layers``       thin classes that hold parameters and call the ops
+8. ``layers``       thin classes that hold parameters and call the ops; BatchNormalization,
+                    GlobalAveragePooling2D and Residual blocks
 9. ``losses``       softmax cross-entropy as a loss object
     ``metrics``     accuracy and top-k accuracy, what fit logs beside the loss
 10. ``optimizers``  SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
@@ -50,14 +52,17 @@ from convnet.layers import (
     Activation,
     AveragePooling2D,
     AvgPool2D,
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
     LeakyReLU,
     MaxPool2D,
     MaxPooling2D,
     ReLU,
+    Residual,
     Sigmoid,
     Softmax,
     Tanh,
@@ -68,14 +73,17 @@ __all__ = [
     "Activation",
     "AveragePooling2D",
     "AvgPool2D",
+    "BatchNormalization",
     "Conv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAveragePooling2D",
     "LeakyReLU",
     "MaxPool2D",
     "MaxPooling2D",
     "ReLU",
+    "Residual",
     "Sequential",
     "Sigmoid",
     "Softmax",

@@ -251,7 +251,9 @@ def _same_randomness(layers):
     Each layer that owns a Generator (``layer.rng``) has its state rewound before every call
     of the returned ``rewind`` function.
     """
-    gens = [layer.rng for layer in layers if getattr(layer, "rng", None) is not None]
+    from convnet.layers import walk  # the layers inside a Residual draw masks too
+
+    gens = [layer.rng for layer in walk(layers) if getattr(layer, "rng", None) is not None]
     states = [g.bit_generator.state for g in gens]
 
     def rewind():

@@ -5,8 +5,10 @@ Docs chapter: "How a CNN learns" (the layer contract) and the chapter of each op
 
 A layer knows its input and output shapes, owns its parameters (``self.params``, a dict
 name → array, e.g. ``kernel`` and ``bias``) and their gradients (``self.grads``, same keys),
-and remembers the cache of its last forward pass. Everything numerical happens in the pure
-functions of :mod:`convnet.ops`; a layer only wires them together:
+and remembers the cache of its last forward pass. Arrays a layer keeps but does not learn by
+gradient, BatchNormalization's moving statistics, are its ``self.state``. Everything
+numerical happens in the pure functions of :mod:`convnet.ops`; a layer only wires them
+together:
 
 * ``forward(x, training=False)`` checks ``x``, calls ``*_forward`` and keeps the cache;
 * ``backward(dout)`` calls ``*_backward``, *overwrites* ``self.grads`` (calling it twice gives
@@ -47,6 +49,11 @@ __all__ = [
     "Dense",
     "Flatten",
     "Dropout",
+    "BatchNormalization",
+    "GlobalAveragePooling2D",
+    "Residual",
+    "walk",
+    "name_layers",
     "Activation",
     "ReLU",
     "LeakyReLU",
@@ -132,6 +139,7 @@ class Layer:
         self.backend = backends.resolve(backend) if backend is not None else None
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}  # kept, not trained: BatchNorm's moving statistics
         self.built = False
         self._cache = self._act_cache = None  # what backward needs: the op's, the activation's
 
@@ -160,7 +168,8 @@ class Layer:
         self.built = True
 
     def count_params(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
+        """How many numbers the layer keeps: trained parameters and state, as Keras counts."""
+        return int(sum(p.size for p in [*self.params.values(), *self.state.values()]))
 
     def get_config(self) -> dict:  # hyperparameters, for summaries and files
         return {"name": self.name, "activation": self.activation}
@@ -507,6 +516,275 @@ class Dropout(Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate}
+
+
+class BatchNormalization(Layer):
+    """Batch normalization, as in ``keras.layers.BatchNormalization`` (its defaults).
+
+    Normalizes each channel of a convolution's output (each feature of a dense layer's) with
+    the batch's mean and variance in training and with their moving averages at inference,
+    then scales by ``gamma`` and shifts by ``beta`` (:mod:`convnet.ops.batchnorm`). After every
+    training batch, with the batch's mean ``mu`` and (biased) variance ``var``::
+
+        moving_mean     = momentum * moving_mean     + (1 - momentum) * mu
+        moving_variance = momentum * moving_variance + (1 - momentum) * var
+
+    Parameters
+    ----------
+    momentum : float in [0, 1)
+        How much of the moving averages each batch keeps: 0.99 keeps 99% (an average over
+        roughly the last 100 batches). PyTorch's ``momentum`` is the other share, 0.1.
+    epsilon : float > 0
+        Added to the variance before its square root.
+    center, scale : bool
+        Learn ``beta`` (``center``) and ``gamma`` (``scale``); without one it stays 0 or 1.
+
+    Parameters created: ``gamma`` (C,) = 1 and ``beta`` (C,) = 0; state ``moving_mean`` (C,) = 0
+    and ``moving_variance`` (C,) = 1, where C is the channel axis 1: ``(C, H, W)`` images or
+    ``(C,)`` features.
+
+    Examples
+    --------
+    >>> layer = BatchNormalization()
+    >>> layer.build((16, 14, 14), np.random.default_rng(0))
+    >>> list(layer.params), list(layer.state), layer.count_params()
+    (['gamma', 'beta'], ['moving_mean', 'moving_variance'], 64)
+    >>> x = np.random.default_rng(1).normal(3.0, 2.0, size=(8, 16, 14, 14)).astype(np.float32)
+    >>> out = layer.forward(x, training=True)          # the batch's statistics
+    >>> round(float(out.mean()), 6) + 0.0, round(float(out.std()), 3)
+    (0.0, 1.0)
+    >>> layer.state["moving_mean"][:3].round(3)        # one hundredth of the way to ~3.0
+    array([0.03, 0.03, 0.03], dtype=float32)
+    """
+
+    def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1), got {momentum}")
+        if not epsilon > 0.0:
+            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon}")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+
+    def output_shape_for(self, input_shape):
+        if len(input_shape) not in (1, 3):
+            raise ValueError(f"{self.name} (BatchNormalization): expects images (C, H, W) or "
+                             f"features (D,), got {input_shape}")  # fmt: skip
+        return tuple(input_shape)
+
+    def _create_params(self, rng):
+        channels = self.input_shape[0]
+        ones, zeros = np.ones(channels, self.dtype), np.zeros(channels, self.dtype)
+        if self.scale:
+            self.params["gamma"] = ones.copy()
+        if self.center:
+            self.params["beta"] = zeros.copy()
+        self.state = {"moving_mean": zeros.copy(), "moving_variance": ones.copy()}
+
+    def _forward(self, x, training):
+        channels = self.input_shape[0]
+        fwd = self._op(ops.batchnorm_forward, ops.batchnorm_forward_naive)
+        gamma = self.params.get("gamma", np.ones(channels, self.dtype))
+        beta = self.params.get("beta", np.zeros(channels, self.dtype))
+        out, self._cache = fwd(x, gamma, beta, moving_mean=self.state["moving_mean"],
+                               moving_var=self.state["moving_variance"], training=training,
+                               epsilon=self.epsilon)  # fmt: skip
+        if training:  # in place: a saved model and the optimizer see the same arrays
+            mean, var = self._cache[3], self._cache[4]
+            for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+                moving = self.state[name]
+                moving *= self.momentum
+                moving += (1.0 - self.momentum) * batch
+        return out
+
+    def _backward(self, dout):
+        bwd = self._op(ops.batchnorm_backward, ops.batchnorm_backward_naive)
+        dx, dgamma, dbeta = bwd(dout, self._cache)
+        if self.scale:
+            self.grads["gamma"] = dgamma
+        if self.center:
+            self.grads["beta"] = dbeta
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}  # fmt: skip
+
+
+class GlobalAveragePooling2D(Layer):
+    """The mean of each channel over the whole image: (C, H, W) -> (C,), as in
+    ``keras.layers.GlobalAveragePooling2D``.
+
+    It is average pooling with one window as big as the image, and runs as exactly that
+    (:func:`convnet.ops.avgpool2d_forward`), so its backward pass spreads each gradient evenly
+    over the ``H * W`` pixels of its channel.
+
+    Examples
+    --------
+    >>> x = np.arange(8.0).reshape(1, 2, 2, 2)          # channel means 1.5 and 5.5
+    >>> GlobalAveragePooling2D().forward(x)
+    array([[1.5, 5.5]])
+    """
+
+    keras_name = "GlobalAveragePooling2D"
+
+    def output_shape_for(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name} (GlobalAveragePooling2D): expects images of shape "
+                             f"(C, H, W), got {input_shape}")  # fmt: skip
+        return (input_shape[0],)
+
+    def _forward(self, x, training):
+        fwd = self._op(ops.avgpool2d_forward, ops.avgpool2d_forward_naive)
+        out, self._cache = fwd(x, pool_size=x.shape[2:], strides=x.shape[2:], padding="valid")
+        return out.reshape(x.shape[:2])
+
+    def _backward(self, dout):
+        bwd = self._op(ops.avgpool2d_backward, ops.avgpool2d_backward_naive)
+        return bwd(dout.reshape(*dout.shape, 1, 1), self._cache)
+
+
+class Residual(Layer):
+    """A residual block: ``out = activation(block(x) + shortcut(x))``.
+
+    The block is a list of layers run in order; the shortcut is the identity, or, when the
+    block changes the shape (more channels, or a stride that shrinks the image), a 1x1
+    convolution with the block's stride that brings ``x`` to the block's output shape.
+
+    Why it helps a deep network learn: the backward pass of an addition hands ``dout``
+    unchanged to both of its inputs, so ``dx = block's dx + dout`` (through an identity
+    shortcut). However small the gradient through the block becomes, the one along the
+    shortcut reaches the layers below intact.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The block. Its output must have the input's shape, or be images whose size divides
+        the input's (the shortcut then projects).
+    activation : str, optional
+        Applied after the sum (ResNet's ``relu``).
+
+    The parameters (and state) of the inner layers are the block's, named ``inner/param``:
+    ``conv2d_1/kernel``. The shortcut's convolution, if any, is named ``<block>_shortcut``.
+
+    Examples
+    --------
+    >>> block = Residual([Conv2D(8, 3, padding="same", activation="relu"),
+    ...                   Conv2D(8, 3, padding="same")], activation="relu")
+    >>> block.build((8, 14, 14), np.random.default_rng(0))
+    >>> block.output_shape, block.shortcut is None, list(block.params)[:2]
+    ((8, 14, 14), True, ['conv2d/kernel', 'conv2d/bias'])
+    >>> wider = Residual([Conv2D(16, 3, strides=2, padding="same")])
+    >>> wider.build((8, 14, 14), np.random.default_rng(0))
+    >>> wider.output_shape, wider.shortcut.params["kernel"].shape   # 1x1, stride 2
+    ((16, 7, 7), (16, 8, 1, 1))
+    """
+
+    def __init__(self, layers, activation=None, **kwargs):
+        super().__init__(activation=activation, **kwargs)
+        if not layers or not all(isinstance(layer, Layer) for layer in layers):
+            raise ValueError(f"Residual: expected a non-empty list of layers, got {layers!r}")
+        self.layers = list(layers)
+        self.shortcut = None
+
+    @property
+    def sublayers(self) -> list:
+        """The layers inside: the block's, then the shortcut's convolution if there is one."""
+        return [*self.layers, *([self.shortcut] if self.shortcut is not None else [])]
+
+    def build(self, input_shape, rng=None, dtype=None, backend=None) -> None:
+        rng = rng if rng is not None else np.random.default_rng()
+        self.name = self.name or self.default_name()
+        shape = tuple(int(d) for d in input_shape)
+        rngs = rng.spawn(len(self.layers) + 1)
+        dtype = self.dtype or dtype
+        backend = self.backend or backend
+        name_layers(self.layers)  # in a model, already named: nothing changes
+        for layer, layer_rng in zip(self.layers, rngs, strict=False):
+            if not layer.built:
+                layer.build(shape, layer_rng, dtype=dtype, backend=backend)
+            shape = layer.output_shape
+        if shape != tuple(input_shape):
+            self.shortcut = Conv2D(shape[0], 1, strides=self._stride(tuple(input_shape), shape),
+                                   name=f"{self.name}_shortcut")  # fmt: skip
+            self.shortcut.build(input_shape, rngs[-1], dtype=dtype, backend=backend)
+        super().build(input_shape, rng, dtype, backend)
+
+    def _stride(self, shape_in, shape_out):
+        """The shortcut's stride, the factor by which the block shrinks the image."""
+        who = f"{self.name} (Residual)"
+        if len(shape_in) != 3 or len(shape_out) != 3:
+            raise ValueError(f"{who}: the block turns {shape_in} into {shape_out}; a shortcut "
+                             "can change only the channels and size of images")  # fmt: skip
+        sizes = list(zip(shape_in[1:], shape_out[1:], strict=True))
+        strides = [-(-hw_in // hw_out) for hw_in, hw_out in sizes]  # ceil: what 'same' gives
+        if any(-(-hw_in // s) != hw_out for (hw_in, hw_out), s in zip(sizes, strides, strict=True)):
+            raise ValueError(f"{who}: the block turns images {shape_in} into {shape_out}, not "
+                             "a whole-number stride; a 1x1 shortcut cannot match")  # fmt: skip
+        return tuple(strides)
+
+    def output_shape_for(self, input_shape):
+        return self.layers[-1].output_shape
+
+    def _create_params(self, rng):
+        # The inner layers' live arrays, under their names: the optimizer updates them in place.
+        for kind in ("params", "state"):
+            setattr(self, kind, {f"{layer.name}/{k}": v for layer in self.sublayers
+                                 for k, v in getattr(layer, kind).items()})  # fmt: skip
+
+    def _forward(self, x, training):
+        h = x
+        for layer in self.layers:
+            h = layer.forward(h, training=training)
+        self._cache = ()
+        return h + (x if self.shortcut is None else self.shortcut.forward(x, training=training))
+
+    def _backward(self, dout):
+        dh = dout
+        for layer in reversed(self.layers):
+            dh = layer.backward(dh)
+        # The sum's backward: dout goes unchanged to the block and to the shortcut.
+        dx = dh + (dout if self.shortcut is None else self.shortcut.backward(dout))
+        self.grads = {f"{layer.name}/{k}": v for layer in self.sublayers
+                      for k, v in layer.grads.items()}  # fmt: skip
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "layers": self.layers}
+
+
+def name_layers(layers, taken=None) -> None:
+    """Give every unnamed layer of ``layers`` (and inside them) Keras's numbered default name:
+    ``conv2d``, ``conv2d_1``, ... ``taken`` counts the names given so far, by base name.
+
+    Examples
+    --------
+    >>> layers = [Dense(4), Residual([Dense(4), Dense(4, name="mine")]), Dense(2)]
+    >>> name_layers(layers)
+    >>> [layer.name for layer in walk(layers)]
+    ['dense', 'residual', 'dense_1', 'mine', 'dense_2']
+    """
+    taken = {} if taken is None else taken
+    for layer in walk(layers):
+        if layer.name is None:
+            base = layer.default_name()
+            count = taken.get(base, 0)
+            layer.name = base if count == 0 else f"{base}_{count}"
+            taken[base] = count + 1
+
+
+def walk(layers):
+    """Every layer of ``layers`` and, after each, the layers inside it (a Residual's), in order.
+
+    Examples
+    --------
+    >>> block = Residual([Dense(4, name="inner")], name="block")
+    >>> [layer.name for layer in walk([Dense(4, name="first"), block])]
+    ['first', 'block', 'inner']
+    """
+    for layer in layers:
+        yield layer
+        yield from walk(getattr(layer, "sublayers", ()))
 
 
 class Activation(Layer):

@@ -27,7 +27,7 @@ import numpy as np
 
 from convnet import backend as backends
 from convnet import losses, optimizers
-from convnet.layers import Layer
+from convnet.layers import Layer, name_layers, walk
 from convnet.metrics import ACCURACY_ALIASES, METRICS, accuracy, top_k_accuracy
 from convnet.shapes import channels_last_hint, check_float
 
@@ -59,6 +59,13 @@ def steps_for(layers, rung: str) -> list:
             raise
         return list(layers)  # the annex removed: only speed is lost
     return tuned.plan(layers)
+
+
+def _nested(layers, depth=0):
+    """``(layer, depth)`` for every layer, those inside a Residual after it at ``depth + 1``."""
+    for layer in layers:
+        yield layer, depth
+        yield from _nested(getattr(layer, "sublayers", ()), depth + 1)
 
 
 class Sequential:
@@ -171,7 +178,7 @@ class Sequential:
             if not hint:
                 raise
             raise ValueError(f"{err}; {hint}") from None
-        names = [layer.name for layer in self.layers]
+        names = [layer.name for layer in walk(self.layers)]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: layer names must be unique, got {names}")
         outputs = self.layers[-1].output_shape[-1]
@@ -187,13 +194,8 @@ class Sequential:
     def _build_layers(self, shape) -> None:
         """Name and build every layer in turn, each for the output shape of the one before."""
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
-        taken: dict[str, int] = {}
+        name_layers(self.layers)  # Keras numbering: conv2d, conv2d_1, conv2d_2, ...
         for layer, layer_seed in zip(self.layers, seeds, strict=True):
-            if layer.name is None:  # Keras numbering: conv2d, conv2d_1, conv2d_2, ...
-                base = layer.default_name()
-                count = taken.get(base, 0)
-                layer.name = base if count == 0 else f"{base}_{count}"
-                taken[base] = count + 1
             if layer.built and layer.input_shape != shape:
                 raise ValueError(
                     f"{self.name}: layer {layer.name} was built for input {layer.input_shape}, "
@@ -257,6 +259,21 @@ class Sequential:
         """  # noqa: E501
         return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.params.items()}
 
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every array the model keeps, by name: each layer's parameters, then its state
+        (BatchNormalization's moving statistics), in layer order, as a Keras file lists them.
+        What a saved model holds and what ``EarlyStopping`` restores.
+
+        Examples
+        --------
+        >>> from convnet.layers import BatchNormalization, Dense
+        >>> model = Sequential([Dense(2), BatchNormalization()], input_shape=(3,), seed=0)
+        >>> list(model.weights())
+        ['dense/kernel', 'dense/bias', 'batch_normalization/gamma', 'batch_normalization/beta', 'batch_normalization/moving_mean', 'batch_normalization/moving_variance']
+        """  # noqa: E501
+        return {f"{layer.name}/{k}": v for layer in self.layers
+                for k, v in [*layer.params.items(), *layer.state.items()]}  # fmt: skip
+
     def gradients(self) -> dict[str, np.ndarray]:
         """The gradients from the last backward pass, with the same names as parameters().
 
@@ -310,7 +327,9 @@ class Sequential:
                 f"{self.name}: the model is not built yet; give input_shape= or call "
                 "build((C, H, W)) first"
             )
-        widths = (34, 26, 14)
+        names = [f"{'  ' * depth}{layer.name} ({type(layer).__name__})"
+                 for layer, depth in _nested(self.layers)]
+        widths = (max(34, max(map(len, names)) + 2), 26, 14)
         rule = "-" * sum(widths)
 
         def row(*cells):
@@ -319,15 +338,15 @@ class Sequential:
         lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #"),
                  "=" * sum(widths)]  # fmt: skip
         lines.append(row("input (Input)", str((None, *self.input_shape)), "0"))
-        for layer in self.layers:
-            kind = type(layer).__name__
-            lines.append(row(f"{layer.name} ({kind})", str((None, *layer.output_shape)),
-                             f"{layer.count_params():,}"))  # fmt: skip
+        for name, (layer, _) in zip(names, _nested(self.layers), strict=True):
+            lines.append(row(name, str((None, *layer.output_shape)), f"{layer.count_params():,}"))
         total = self.count_params()
-        size = sum(p.nbytes for p in self.parameters().values())
+        trainable = sum(p.size for p in self.parameters().values())
+        size = sum(p.nbytes for p in self.weights().values())
         lines += ["=" * sum(widths),
                   f"Total params: {total:,} ({size / 2**20:.2f} MB, {self.dtype})",
-                  f"Trainable params: {total:,}", "Non-trainable params: 0", rule]  # fmt: skip
+                  f"Trainable params: {trainable:,}",
+                  f"Non-trainable params: {total - trainable:,}", rule]  # fmt: skip
         print_fn("\n".join(lines))
 
     # -- the passes ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The ops: pure forward/backward function pairs, each written twice (naive and fast).
 
 Reading order: ... → im2col → **5. ops** (conv, pool, dense, activations, dropout,
-softmax) → initializers → layers → ... Docs: one chapter per op.
+batch normalization, softmax) → initializers → layers → ... Docs: one chapter per op.
 
 Every ``*_forward(...)`` returns ``(out, cache)``; every ``*_backward(dout, cache)`` returns
 the gradient of the input first, then of each parameter. The ``*_naive`` twin of each has the
@@ -15,6 +15,8 @@ be ints: ``stride=1.7`` is refused, not rounded (:func:`convnet.shapes.pair`).
 
 from convnet.ops.activations import *  # noqa: F403
 from convnet.ops.activations import __all__ as _act
+from convnet.ops.batchnorm import *  # noqa: F403
+from convnet.ops.batchnorm import __all__ as _bn
 from convnet.ops.conv import *  # noqa: F403
 from convnet.ops.conv import __all__ as _conv
 from convnet.ops.dense import *  # noqa: F403
@@ -26,4 +28,4 @@ from convnet.ops.pool import __all__ as _pool
 from convnet.ops.softmax import *  # noqa: F403
 from convnet.ops.softmax import __all__ as _soft
 
-__all__ = [*_conv, *_pool, *_dense, *_act, *_drop, *_soft]
+__all__ = [*_conv, *_pool, *_dense, *_act, *_drop, *_bn, *_soft]
