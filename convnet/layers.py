@@ -745,9 +745,13 @@ class Residual(Layer):
             dh = layer.backward(dh)
         # The sum's backward: dout goes unchanged to the block and to the shortcut.
         dx = dh + (dout if self.shortcut is None else self.shortcut.backward(dout))
+        self.gather_grads()
+        return dx
+
+    def gather_grads(self) -> None:
+        """Collect the inner layers' new gradients (backward rebinds them) under their names."""
         self.grads = {f"{layer.name}/{k}": v for layer in self.sublayers
                       for k, v in layer.grads.items()}  # fmt: skip
-        return dx
 
     def get_config(self):
         return {**super().get_config(), "layers": self.layers}

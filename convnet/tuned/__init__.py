@@ -15,14 +15,23 @@ when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the
 * :mod:`convnet.tuned.bands`: one image on every core, from the input to the first dense
   layer in one parallel pass;
 * :mod:`convnet.tuned.steps`: the steps that call them, keep their arrays between batches
-  and check for NaN once.
+  and check for NaN once; a Residual block's layers are planned as a model's, inside one
+  step.
 """
 
 from __future__ import annotations
 
-from convnet.layers import Conv2D, Dense, MaxPool2D
+from convnet.layers import Conv2D, Dense, MaxPool2D, Residual
 from convnet.tuned import bands
-from convnet.tuned.steps import BandsStep, ConvStep, DenseStep, LayerStep, OutputCheck, PoolStep
+from convnet.tuned.steps import (
+    BandsStep,
+    ConvStep,
+    DenseStep,
+    LayerStep,
+    OutputCheck,
+    PoolStep,
+    ResidualStep,
+)
 
 __all__ = ["plan"]
 
@@ -36,7 +45,22 @@ def _step(layer):
         return PoolStep(layer)
     if type(layer) is Dense:
         return DenseStep(layer)
+    if type(layer) is Residual:  # its layers planned as a model's, checked by the block
+        block = _flagged([_step(inner) for inner in layer.layers])
+        for step in block:
+            step.check = False
+        shortcut = _step(layer.shortcut) if layer.shortcut is not None else None
+        return ResidualStep(layer, block, shortcut)
     return LayerStep(layer)
+
+
+def _flagged(steps):
+    """``steps``, each told whether it may keep its output between inference batches: when a
+    later step will have made a new array from it by then."""
+    producers = (ConvStep, PoolStep, DenseStep)
+    for i, step in enumerate(steps):
+        step.keep = any(isinstance(later, producers) for later in steps[i + 1 :])
+    return steps
 
 
 def plan(layers) -> list:
@@ -48,10 +72,8 @@ def plan(layers) -> list:
     >>> [type(step).__name__ for step in plan(seed_net(seed=0, backend="tuned").layers)]
     ['BandsStep', 'LayerStep', 'OutputCheck']
     """
-    steps = [_step(layer) for layer in layers]
-    producers = (ConvStep, PoolStep, DenseStep)
+    steps = _flagged([_step(layer) for layer in layers])
     for i, step in enumerate(steps):
-        step.keep = any(isinstance(later, producers) for later in steps[i + 1 :])
         step.check = i == 0
     flat = steps
     band_plan = bands.plan_bands(layers)

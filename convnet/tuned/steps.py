@@ -30,7 +30,7 @@ from convnet.tuned import bands, conv, dense, pool
 from convnet.tuned.gemm import matmul_nn, matmul_nt
 
 __all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "PoolStep", "DenseStep",
-           "BandsStep", "OutputCheck"]  # fmt: skip
+           "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
 
 #: Outputs at least this big are kept between inference batches. Smaller ones come from the
 #: memory allocator's own pool, which hands back recently freed memory without new pages.
@@ -172,6 +172,33 @@ class DenseStep(Step):
         # dw sums over the batch: matmul_nn reads x.T as it lies, without a copy
         self._store(matmul_nn(x.T, dout), dout.sum(axis=0))
         return matmul_nt(dout, self.layer.params["kernel"])
+
+
+class ResidualStep(Step):
+    """A Residual block whose layers run as the annex's steps, planned as a model's are."""
+
+    def __init__(self, layer, block, shortcut):
+        super().__init__(layer)
+        self.block, self.shortcut = block, shortcut
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        h = x
+        for step in self.block:
+            h = step.forward(h, training=training)
+        self._cache = True
+        s = x if self.shortcut is None else self.shortcut.forward(x, training=training)
+        return self.activate(h + s, logits)
+
+    def backward(self, dout):
+        self._need_cache()
+        dout = self.deactivate(dout)
+        dh = dout
+        for step in reversed(self.block):
+            dh = step.backward(dh)
+        dx = dh + (dout if self.shortcut is None else self.shortcut.backward(dout))
+        self.layer.gather_grads()
+        return dx
 
 
 class BandsStep:
