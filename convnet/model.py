@@ -400,7 +400,7 @@ class Sequential:
         Parameters
         ----------
         optimizer : str or Optimizer
-            'adam', 'sgd', 'rmsprop', 'adadelta', or an instance.
+            'adam', 'adamw', 'sgd', 'rmsprop', 'adadelta', or an instance.
         loss : str or Loss
             'categorical_crossentropy' (one-hot labels) or
             'sparse_categorical_crossentropy' (integer labels).
