@@ -3,20 +3,24 @@
 Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "How a CNN
 learns" (the training loop).
 
-``fit`` calls the hooks of every callback, in the order the callbacks were given (the
-History, which ``fit`` always adds, runs first; the progress display last)::
+``fit`` first gives every callback the model (``self.model``) and what it was asked to do
+(``self.params``: epochs, batches per epoch, ...), then calls the hooks of every callback, in
+the order the callbacks were given (the History, which ``fit`` always adds, runs first; the
+progress display last)::
 
     on_train_begin(logs)
     for each epoch:
         on_epoch_begin(epoch, logs)
         for each batch:
-            on_batch_begin(batch, logs)
+            on_batch_begin(batch, logs)     # a per-step schedule sets the learning rate here
             ...  forward, loss, backward, optimizer step
-            on_batch_end(batch, logs)       # logs: loss, accuracy of this batch (before the step)
+            on_batch_end(batch, logs)       # logs: loss, accuracy of this batch (before the
+                                            #       step), the learning_rate the step used
         ...  validation, if validation_data was given
         on_epoch_end(epoch, logs)           # logs: loss, accuracy (epoch means), val_loss,
-                                            #       val_accuracy, learning_rate, seconds, img_per_s
-                                            #       (and each further metric of model.metrics)
+                                            #       val_accuracy, learning_rate (of the epoch's
+                                            #       last step), seconds, img_per_s (and each
+                                            #       further metric of model.metrics)
     on_train_end(logs)
 
 Epochs and batches are counted from 0 in the hooks (and shown from 1). A callback stops
@@ -48,7 +52,13 @@ __all__ = [
 
 
 class Callback:
-    """Base class: every hook does nothing. ``self.model`` is set by ``fit``.
+    """Base class: every hook does nothing. ``self.model`` and ``self.params`` are set by
+    ``fit``.
+
+    ``params`` is what ``fit`` was asked to do, as Keras's ``callback.params``: ``epochs``
+    (``fit``'s argument: the number of the epoch to stop after, earlier epochs included),
+    ``steps`` (batches per epoch, ``ceil(samples / batch_size)``), ``samples``,
+    ``batch_size``, ``initial_epoch`` and ``verbose``.
 
     Examples
     --------
@@ -69,9 +79,13 @@ class Callback:
     """
 
     model = None
+    params = None
 
     def set_model(self, model):
         self.model = model
+
+    def set_params(self, params):
+        self.params = dict(params)
 
     def on_train_begin(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
