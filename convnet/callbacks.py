@@ -26,6 +26,11 @@ progress display last)::
 Epochs and batches are counted from 0 in the hooks (and shown from 1). A callback stops
 training by setting ``self.model.stop_training = True``; ``fit`` checks it after every batch
 and every epoch and records why in ``model.stop_reason``.
+
+The callbacks here: :class:`History`; checkpoints (:class:`ModelCheckpoint`,
+:class:`TrainingCheckpoint`); :class:`EarlyStopping`; the learning rate, per epoch
+(:class:`LearningRateScheduler`, :class:`ReduceLROnPlateau`); :class:`TerminateOnNaN`; logs
+and progress (:class:`CSVLogger`, :class:`ProgressLogger`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ __all__ = [
     "TrainingCheckpoint",
     "EarlyStopping",
     "LearningRateScheduler",
+    "ReduceLROnPlateau",
     "TerminateOnNaN",
     "CSVLogger",
     "ProgressLogger",
@@ -334,6 +340,113 @@ class LearningRateScheduler(Callback):
         opt.learning_rate = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+
+def _whole(who: str, name: str, value, least: int) -> int:
+    if not (isinstance(value, (int, np.integer)) and value >= least):
+        raise ValueError(f"{who}: {name} must be a whole number, {least} or more, got {value!r}")
+    return int(value)
+
+
+def _positive(who: str, name: str, value) -> float:
+    if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
+            and value > 0):  # fmt: skip
+        raise ValueError(f"{who}: {name} must be a number above 0, got {value!r}")
+    return float(value)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has stopped improving.
+
+    Keras's callback, with its defaults. At the end of each epoch, a value better than the
+    best so far by more than ``min_delta`` becomes the best and clears the count of bad
+    epochs. Any other value adds one bad epoch, except during a cool-down; when the count
+    reaches ``patience``, the rate becomes ``max(lr · factor, min_lr)`` (if it is still above
+    ``min_lr``), and the count starts again after a cool-down. As in Keras, the cool-down is
+    counted down before the epoch is judged, so ``cooldown = c`` leaves the ``c − 1`` epochs
+    after a cut uncounted (``cooldown = 1`` is the same as 0). A cut takes effect from the
+    next epoch: the epoch logs' ``learning_rate`` is always the rate the epoch trained with.
+
+    Parameters
+    ----------
+    monitor : str
+        An epoch log: 'val_loss', 'loss', 'val_accuracy', ...
+    factor : float, in [0, 1)
+    patience : int
+        Bad epochs in a row (outside cool-downs) after which the rate is cut; 0 cuts at the
+        first bad epoch, as 1 does.
+    verbose : int
+        1: print a line when the rate is cut.
+    mode : 'auto', 'min' or 'max'
+        'auto' maximises names containing "acc" and minimises the rest.
+    min_delta : float, ≥ 0
+        How much better than the best a value must be to count as better.
+    cooldown : int
+        Length of the cool-down after a cut, in epochs (see above).
+    min_lr : float, ≥ 0
+        The rate is never cut below this.
+
+    Notes
+    -----
+    The best value and the counts live in the callback, not in checkpoints: a resumed run
+    (``fit(..., initial_epoch=...)``) starts them afresh, as Keras does. Keras compares the
+    rate with ``min_lr`` in float32 (its rate is a float32 variable); here both are Python
+    floats.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from convnet.optimizers import SGD
+    >>> cut = ReduceLROnPlateau(factor=0.5, patience=1)
+    >>> cut.set_model(SimpleNamespace(optimizer=SGD(learning_rate=0.1)))
+    >>> cut.on_train_begin()
+    >>> rates = []
+    >>> for epoch, val_loss in enumerate([1.0, 1.0, 0.5, 0.6, 0.7]):
+    ...     cut.on_epoch_end(epoch, {"val_loss": val_loss})
+    ...     rates.append(cut.model.optimizer.learning_rate)
+    >>> rates                   # the rate for the next epoch: no better, halved; better, kept
+    [0.1, 0.05, 0.05, 0.025, 0.0125]
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):  # fmt: skip
+        who = "ReduceLROnPlateau"
+        if not 0.0 <= factor < 1.0:
+            raise ValueError(f"{who}: factor must be in [0, 1) (the rate is multiplied by it "
+                             f"to cut it), got {factor!r}")  # fmt: skip
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.patience = _whole(who, "patience", patience, 0)
+        self.cooldown = _whole(who, "cooldown", cooldown, 0)
+        for name, value in (("min_delta", min_delta), ("min_lr", min_lr)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{who}: {name} must be a number, 0 or more, got {value!r}")
+        self.monitor, self.factor, self.verbose, self.mode = monitor, factor, verbose, mode
+        self.min_delta, self.min_lr = min_delta, min_lr
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best = _initial_best(self.mode, self.monitor)
+        self.wait, self.cooldown_counter = 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs or {}, self.monitor, "ReduceLROnPlateau")
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if _is_better(self.mode, self.monitor, current, self.best, self.min_delta):
+            self.best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:  # still cooling down: a bad epoch is not counted
+            return
+        self.wait += 1
+        opt = self.model.optimizer
+        if self.wait >= self.patience and opt.learning_rate > self.min_lr:
+            opt.learning_rate = max(float(opt.learning_rate) * self.factor, self.min_lr)
+            self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing the learning rate to "
+                      f"{opt.learning_rate:.6g}")  # fmt: skip
 
 
 class TerminateOnNaN(Callback):
