@@ -14,7 +14,7 @@ Read the package in this order (each module's docstring says where it sits):
                     GlobalAveragePooling2D and Residual blocks
 9. ``losses``       softmax cross-entropy as a loss object
     ``metrics``     accuracy and top-k accuracy, what fit logs beside the loss
-10. ``optimizers``  SGD (momentum, Nesterov), Adam, RMSprop, Adadelta
+10. ``optimizers``  SGD (momentum, Nesterov), Adam, AdamW, RMSprop, Adadelta
 11. ``model``       ``Sequential``: build, summary, forward, backward, fit, evaluate, predict
     ``nets``        the notebook's CNN (``seed_net``) and a small one, built with ``Sequential``
 12. ``callbacks``   History, checkpoints, early stopping, LR schedules, the NaN guard, progress

@@ -3,25 +3,35 @@
 Reading order: ... → model → **12. callbacks** → data → file I/O. Docs chapter: "How a CNN
 learns" (the training loop).
 
-``fit`` calls the hooks of every callback, in the order the callbacks were given (the
-History, which ``fit`` always adds, runs first; the progress display last)::
+``fit`` first gives every callback the model (``self.model``) and what it was asked to do
+(``self.params``: epochs, batches per epoch, ...), then calls the hooks of every callback, in
+the order the callbacks were given (the History, which ``fit`` always adds, runs first; the
+progress display last)::
 
     on_train_begin(logs)
     for each epoch:
         on_epoch_begin(epoch, logs)
         for each batch:
-            on_batch_begin(batch, logs)
+            on_batch_begin(batch, logs)     # a per-step schedule sets the learning rate here
             ...  forward, loss, backward, optimizer step
-            on_batch_end(batch, logs)       # logs: loss, accuracy of this batch (before the step)
+            on_batch_end(batch, logs)       # logs: loss, accuracy of this batch (before the
+                                            #       step), the learning_rate the step used
         ...  validation, if validation_data was given
         on_epoch_end(epoch, logs)           # logs: loss, accuracy (epoch means), val_loss,
-                                            #       val_accuracy, learning_rate, seconds, img_per_s
-                                            #       (and each further metric of model.metrics)
+                                            #       val_accuracy, learning_rate (of the epoch's
+                                            #       last step), seconds, img_per_s (and each
+                                            #       further metric of model.metrics)
     on_train_end(logs)
 
 Epochs and batches are counted from 0 in the hooks (and shown from 1). A callback stops
 training by setting ``self.model.stop_training = True``; ``fit`` checks it after every batch
 and every epoch and records why in ``model.stop_reason``.
+
+The callbacks here: :class:`History`; checkpoints (:class:`ModelCheckpoint`,
+:class:`TrainingCheckpoint`); :class:`EarlyStopping`; the learning rate, per epoch
+(:class:`LearningRateScheduler`, :class:`ReduceLROnPlateau`) and per step (:class:`OneCycle`,
+:class:`CosineDecay` with warm-up); :class:`TerminateOnNaN`; logs and progress
+(:class:`CSVLogger`, :class:`ProgressLogger`).
 """
 
 from __future__ import annotations
@@ -41,6 +51,9 @@ __all__ = [
     "TrainingCheckpoint",
     "EarlyStopping",
     "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "OneCycle",
+    "CosineDecay",
     "TerminateOnNaN",
     "CSVLogger",
     "ProgressLogger",
@@ -48,7 +61,13 @@ __all__ = [
 
 
 class Callback:
-    """Base class: every hook does nothing. ``self.model`` is set by ``fit``.
+    """Base class: every hook does nothing. ``self.model`` and ``self.params`` are set by
+    ``fit``.
+
+    ``params`` is what ``fit`` was asked to do, as Keras's ``callback.params``: ``epochs``
+    (``fit``'s argument: the number of the epoch to stop after, earlier epochs included),
+    ``steps`` (batches per epoch, ``ceil(samples / batch_size)``), ``samples``,
+    ``batch_size``, ``initial_epoch`` and ``verbose``.
 
     Examples
     --------
@@ -69,9 +88,13 @@ class Callback:
     """
 
     model = None
+    params = None
 
     def set_model(self, model):
         self.model = model
+
+    def set_params(self, params):
+        self.params = dict(params)
 
     def on_train_begin(self, logs=None): ...
     def on_epoch_begin(self, epoch, logs=None): ...
@@ -320,6 +343,332 @@ class LearningRateScheduler(Callback):
         opt.learning_rate = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+
+def _whole(who: str, name: str, value, least: int) -> int:
+    if not (isinstance(value, (int, np.integer)) and value >= least):
+        raise ValueError(f"{who}: {name} must be a whole number, {least} or more, got {value!r}")
+    return int(value)
+
+
+def _positive(who: str, name: str, value) -> float:
+    if not (isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
+            and value > 0):  # fmt: skip
+        raise ValueError(f"{who}: {name} must be a number above 0, got {value!r}")
+    return float(value)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has stopped improving.
+
+    Keras's callback, with its defaults. At the end of each epoch, a value better than the
+    best so far by more than ``min_delta`` becomes the best and clears the count of bad
+    epochs. Any other value adds one bad epoch, except during a cool-down; when the count
+    reaches ``patience``, the rate becomes ``max(lr · factor, min_lr)`` (if it is still above
+    ``min_lr``), and the count starts again after a cool-down. As in Keras, the cool-down is
+    counted down before the epoch is judged, so ``cooldown = c`` leaves the ``c − 1`` epochs
+    after a cut uncounted (``cooldown = 1`` is the same as 0). A cut takes effect from the
+    next epoch: the epoch logs' ``learning_rate`` is always the rate the epoch trained with.
+
+    Parameters
+    ----------
+    monitor : str
+        An epoch log: 'val_loss', 'loss', 'val_accuracy', ...
+    factor : float, in [0, 1)
+    patience : int
+        Bad epochs in a row (outside cool-downs) after which the rate is cut; 0 cuts at the
+        first bad epoch, as 1 does.
+    verbose : int
+        1: print a line when the rate is cut.
+    mode : 'auto', 'min' or 'max'
+        'auto' maximises names containing "acc" and minimises the rest.
+    min_delta : float, ≥ 0
+        How much better than the best a value must be to count as better.
+    cooldown : int
+        Length of the cool-down after a cut, in epochs (see above).
+    min_lr : float, ≥ 0
+        The rate is never cut below this.
+
+    Notes
+    -----
+    The best value and the counts live in the callback, not in checkpoints: a resumed run
+    (``fit(..., initial_epoch=...)``) starts them afresh, as Keras does. Keras compares the
+    rate with ``min_lr`` in float32 (its rate is a float32 variable); here both are Python
+    floats.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> from convnet.optimizers import SGD
+    >>> cut = ReduceLROnPlateau(factor=0.5, patience=1)
+    >>> cut.set_model(SimpleNamespace(optimizer=SGD(learning_rate=0.1)))
+    >>> cut.on_train_begin()
+    >>> rates = []
+    >>> for epoch, val_loss in enumerate([1.0, 1.0, 0.5, 0.6, 0.7]):
+    ...     cut.on_epoch_end(epoch, {"val_loss": val_loss})
+    ...     rates.append(cut.model.optimizer.learning_rate)
+    >>> rates                   # the rate for the next epoch: no better, halved; better, kept
+    [0.1, 0.05, 0.05, 0.025, 0.0125]
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):  # fmt: skip
+        who = "ReduceLROnPlateau"
+        if not 0.0 <= factor < 1.0:
+            raise ValueError(f"{who}: factor must be in [0, 1) (the rate is multiplied by it "
+                             f"to cut it), got {factor!r}")  # fmt: skip
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.patience = _whole(who, "patience", patience, 0)
+        self.cooldown = _whole(who, "cooldown", cooldown, 0)
+        for name, value in (("min_delta", min_delta), ("min_lr", min_lr)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{who}: {name} must be a number, 0 or more, got {value!r}")
+        self.monitor, self.factor, self.verbose, self.mode = monitor, factor, verbose, mode
+        self.min_delta, self.min_lr = min_delta, min_lr
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.best = _initial_best(self.mode, self.monitor)
+        self.wait, self.cooldown_counter = 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitored(logs or {}, self.monitor, "ReduceLROnPlateau")
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if _is_better(self.mode, self.monitor, current, self.best, self.min_delta):
+            self.best, self.wait = current, 0
+            return
+        if self.cooldown_counter > 0:  # still cooling down: a bad epoch is not counted
+            return
+        self.wait += 1
+        opt = self.model.optimizer
+        if self.wait >= self.patience and opt.learning_rate > self.min_lr:
+            opt.learning_rate = max(float(opt.learning_rate) * self.factor, self.min_lr)
+            self.cooldown_counter, self.wait = self.cooldown, 0
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing the learning rate to "
+                      f"{opt.learning_rate:.6g}")  # fmt: skip
+
+
+class _StepSchedule(Callback):
+    """A learning rate set before every batch, from the step's number in the whole run.
+
+    The clock is ``fit``'s: step ``epoch · steps + batch``, with ``steps`` the batches per
+    epoch (``self.params``) and ``epoch`` counted from 0 over the whole run. A run resumed
+    with ``fit(..., initial_epoch=k)`` therefore goes on at step ``k · steps``, where the
+    interrupted one stopped. The optimizer's own step count is not used: a model that was
+    trained before (loaded to be fine-tuned, say) starts its schedule at step 0.
+
+    A subclass gives ``rate(step)`` and ``_fit_steps(n)``, which learns the run's ``n``
+    steps when ``fit`` starts (to fill in a length that was left out).
+    """
+
+    def on_train_begin(self, logs=None):
+        if not self.params or "steps" not in self.params:
+            raise ValueError(f"{type(self).__name__}: needs fit's params (epochs, steps); "
+                             "give it to fit(callbacks=[...])")  # fmt: skip
+        self._per_epoch = self.params["steps"]
+        self._fit_steps(self.params["epochs"] * self._per_epoch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._first = epoch * self._per_epoch  # the step of the epoch's first batch
+
+    def on_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(self._first + batch)
+
+    def _fit_steps(self, steps: int) -> None:
+        raise NotImplementedError
+
+    def rate(self, step: int) -> float:
+        raise NotImplementedError
+
+    def _step(self, step) -> int:
+        return _whole(type(self).__name__, "step", step, 0)
+
+
+class OneCycle(_StepSchedule):
+    """The one-cycle learning rate (Smith), set before every batch: up to ``max_lr``, then far
+    below where it started, as PyTorch's ``OneCycleLR``.
+
+    Over ``T = total_steps`` steps, with ``s = pct_start · T − 1`` the warm-up's last step
+    (a fraction when ``pct_start · T`` is not whole), the rate of step ``k`` is::
+
+        start = max_lr / div_factor,   end = start / final_div_factor
+        k ≤ s:  anneal(start, max_lr, k / s)                   warm-up
+        k > s:  anneal(max_lr, end, (k − s) / (T − 1 − s))     annealing
+        anneal(a, b, x) = b + (a − b) · (1 + cos(π x)) / 2     ('cos')
+                        = a + (b − a) · x                      ('linear')
+
+    so step 0 runs at ``start``, step ``s`` (when whole) at ``max_lr``, and the last step,
+    ``T − 1``, at ``end``. These are PyTorch's phases and formulas (``three_phase=False``).
+    PyTorch's ``OneCycleLR`` also cycles the momentum (Adam's ``beta_1``) against the rate;
+    this one leaves the optimizer's other settings alone.
+
+    Parameters
+    ----------
+    max_lr : float, > 0
+    total_steps : int, optional
+        Steps in the cycle. Left out: the whole run, ``epochs · steps`` of ``fit`` (a resumed
+        run must then be given the same ``epochs``). A run longer than the cycle is an error.
+    pct_start : float, in (0, 1)
+        Fraction of the steps spent warming up; ``pct_start · T`` must be above 1.
+    div_factor, final_div_factor : float, > 0
+    anneal : 'cos' or 'linear'
+
+    Examples
+    --------
+    >>> cycle = OneCycle(max_lr=0.1, total_steps=8, pct_start=0.25)
+    >>> [round(cycle.rate(k), 6) for k in range(8)]        # s = 0.25 · 8 − 1 = 1
+    [0.004, 0.1, 0.093301, 0.075, 0.05, 0.025, 0.006699, 0.0]
+    >>> cycle.rate(7)                                       # 0.1 / 25 / 1e4
+    4e-07
+
+    In ``fit``, the cycle spans the run, and each epoch logs its last step's rate:
+
+    >>> from convnet import Sequential, layers
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    >>> cycle = OneCycle(max_lr=0.01, pct_start=0.5)
+    >>> history = model.fit(np.ones((12, 3), np.float32), np.zeros(12, np.int64), epochs=2,
+    ...                     batch_size=4, callbacks=[cycle], verbose=0)      # 2 · 3 steps
+    >>> history.history["learning_rate"] == [cycle.rate(2), cycle.rate(5)]
+    True
+    >>> round(cycle.rate(2), 6)                              # s = 0.5 · 6 − 1 = 2: the peak
+    0.01
+    """
+
+    def __init__(self, max_lr, total_steps=None, pct_start=0.3, div_factor=25.0,
+                 final_div_factor=1e4, anneal="cos"):  # fmt: skip
+        who = "OneCycle"
+        self.max_lr = _positive(who, "max_lr", max_lr)
+        self.total_steps = None if total_steps is None else _whole(who, "total_steps",
+                                                                   total_steps, 1)  # fmt: skip
+        if not (isinstance(pct_start, (int, float)) and 0.0 < pct_start < 1.0):
+            raise ValueError(f"{who}: pct_start must be a fraction in (0, 1), got {pct_start!r}")
+        self.pct_start = float(pct_start)
+        self.div_factor = _positive(who, "div_factor", div_factor)
+        self.final_div_factor = _positive(who, "final_div_factor", final_div_factor)
+        if anneal not in ("cos", "linear"):
+            raise ValueError(f"{who}: anneal must be 'cos' or 'linear', got {anneal!r}")
+        self.anneal = anneal
+        self._steps = None  # the cycle's length, once known
+        if self.total_steps is not None:
+            self._set_length(self.total_steps)
+
+    def _set_length(self, steps: int) -> None:
+        if self.pct_start * steps <= 1.0:
+            raise ValueError(
+                f"OneCycle: pct_start · total steps = {self.pct_start} · {steps} = "
+                f"{self.pct_start * steps:g} leaves no warm-up (it must be above 1 step); "
+                "train for more steps or raise pct_start"
+            )
+        self._steps = steps
+
+    def _fit_steps(self, steps):
+        if self.total_steps is None:
+            self._set_length(steps)
+        elif steps > self.total_steps:
+            raise ValueError(f"OneCycle: fit runs {steps} steps but the cycle has "
+                             f"total_steps={self.total_steps}; leave total_steps out to "
+                             "fit the cycle to the run")  # fmt: skip
+
+    def _anneal(self, a, b, x):
+        if self.anneal == "linear":
+            return a + (b - a) * x
+        return b + (a - b) * (1.0 + math.cos(math.pi * x)) / 2.0
+
+    def rate(self, step: int) -> float:
+        """The learning rate of step ``step`` (from 0).
+
+        Examples
+        --------
+        >>> OneCycle(max_lr=1.0, total_steps=20, pct_start=0.5, anneal="linear").rate(9)
+        1.0
+        """
+        step = self._step(step)
+        if self._steps is None:
+            raise ValueError("OneCycle: the cycle's length is not known yet; give total_steps, "
+                             "or let fit start")  # fmt: skip
+        total = self._steps
+        if step >= total:
+            raise ValueError(f"OneCycle: step {step} is past the cycle's last step, {total - 1}")
+        start = self.max_lr / self.div_factor
+        end = start / self.final_div_factor
+        peak = self.pct_start * total - 1.0  # the warm-up's last step: PyTorch's phase boundary
+        if step <= peak:
+            return self._anneal(start, self.max_lr, step / peak)
+        return self._anneal(self.max_lr, end, (step - peak) / (total - 1.0 - peak))
+
+
+class CosineDecay(_StepSchedule):
+    """A linear warm-up from 0 to ``initial_lr``, then a cosine decay to ``alpha · initial_lr``,
+    set before every batch, as Keras 3's ``CosineDecay`` schedule with a warm-up.
+
+    With ``W = warmup_steps`` and ``D = decay_steps``, the rate of step ``k`` is::
+
+        k < W:   initial_lr · k / W
+        k ≥ W:   initial_lr · ((1 − alpha) · (1 + cos(π · min(k − W, D) / D)) / 2 + alpha)
+
+    It is ``keras.optimizers.schedules.CosineDecay(0.0, D, alpha, warmup_target=initial_lr,
+    warmup_steps=W)``: step 0 runs at rate 0 when there is a warm-up, and after ``W + D``
+    steps the rate stays at ``alpha · initial_lr``. Without a warm-up (``W = 0``) it is Keras's
+    ``CosineDecay(initial_lr, D, alpha)``.
+
+    Parameters
+    ----------
+    initial_lr : float, > 0
+        The rate the warm-up climbs to and the decay starts from.
+    warmup_steps : int, ≥ 0
+    decay_steps : int, optional
+        Left out: the rest of the run, ``epochs · steps`` of ``fit`` minus ``warmup_steps``.
+    alpha : float, in [0, 1]
+        The final rate, as a fraction of ``initial_lr``.
+
+    Examples
+    --------
+    >>> schedule = CosineDecay(0.1, warmup_steps=2, decay_steps=4, alpha=0.1)
+    >>> [round(schedule.rate(k), 6) for k in range(8)]
+    [0.0, 0.05, 0.1, 0.08682, 0.055, 0.02318, 0.01, 0.01]
+    """
+
+    def __init__(self, initial_lr, warmup_steps=0, decay_steps=None, alpha=0.0):
+        who = "CosineDecay"
+        self.initial_lr = _positive(who, "initial_lr", initial_lr)
+        self.warmup_steps = _whole(who, "warmup_steps", warmup_steps, 0)
+        self.decay_steps = None if decay_steps is None else _whole(who, "decay_steps",
+                                                                   decay_steps, 1)  # fmt: skip
+        if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
+            raise ValueError(f"{who}: alpha must be a fraction in [0, 1], got {alpha!r}")
+        self.alpha = float(alpha)
+        self._decay = self.decay_steps  # the decay's length, once known
+
+    def _fit_steps(self, steps):
+        if self.decay_steps is None:
+            if steps <= self.warmup_steps:
+                raise ValueError(f"CosineDecay: fit runs {steps} steps, no more than the "
+                                 f"{self.warmup_steps} of the warm-up: nothing is left to "
+                                 "decay over")  # fmt: skip
+            self._decay = steps - self.warmup_steps
+
+    def rate(self, step: int) -> float:
+        """The learning rate of step ``step`` (from 0).
+
+        Examples
+        --------
+        >>> CosineDecay(0.1, warmup_steps=0, decay_steps=10).rate(5)    # half way: half
+        0.05
+        """
+        step = self._step(step)
+        if self._decay is None:
+            raise ValueError("CosineDecay: the decay's length is not known yet; give "
+                             "decay_steps, or let fit start")  # fmt: skip
+        if step < self.warmup_steps:
+            return self.initial_lr * (step / self.warmup_steps)
+        done = min(step - self.warmup_steps, self._decay)
+        cosine = 0.5 * (1.0 + math.cos(math.pi * (done / self._decay)))
+        return self.initial_lr * ((1.0 - self.alpha) * cosine + self.alpha)
 
 
 class TerminateOnNaN(Callback):

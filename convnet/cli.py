@@ -534,8 +534,8 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="epochs to reach in all")
     t.add_argument("--batch-size", type=int, help="images per training step")
     t.add_argument("--lr", type=float, help="learning rate")
-    t.add_argument("--optimizer", choices=["adam", "sgd", "rmsprop", "adadelta"],
-                   help="update rule")  # fmt: skip
+    t.add_argument("--optimizer", choices=["adam", "adamw", "sgd", "rmsprop", "adadelta"],
+                   help="update rule (adamw: Keras's default weight decay, 0.004)")  # fmt: skip
     t.add_argument("--seed", type=int, help="seeds weights, dropout and shuffling")
     t.add_argument("--net", choices=sorted(NETS),
                    help="seed: the notebook's CNN; small: a 6k-parameter CNN that trains in "

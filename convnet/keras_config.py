@@ -69,7 +69,14 @@ _NEUTRAL = {
 _IGNORED = {"name", "dtype", "kernel_initializer", "bias_initializer", "batch_input_shape",
             "batch_shape", "input_shape"}  # fmt: skip
 
-_OPTIMIZER_CLASSES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adadelta": "Adadelta"}
+_OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop",
+                      "adadelta": "Adadelta"}  # fmt: skip
+
+#: Where ``training_config`` keeps AdamW's ``exclude_from_weight_decay``. Keras's optimizer
+#: config has no such option (Keras sets it by calling a method, and refuses unknown keys in
+#: the config), so it sits beside ``optimizer_config``, where Keras does not look: Keras then
+#: decays every weight of a model it loads.
+EXCLUDE_KEY = "convnet_exclude_from_weight_decay"
 
 #: Keras optimizer options convnet does not implement, with their "off" value.
 _OPTIMIZER_NEUTRAL = {"weight_decay": 0.0, "use_ema": False, "amsgrad": False, "centered": False,
@@ -189,25 +196,38 @@ def model_config(model) -> dict:
 def training_config(model) -> dict:
     """The ``training_config`` with which Keras compiles the loaded model as ``model`` is.
 
+    An AdamW's ``exclude_from_weight_decay``, which Keras's config cannot hold, is kept under
+    :data:`EXCLUDE_KEY` beside ``optimizer_config``.
+
     Examples
     --------
     >>> from convnet.model import Sequential
+    >>> from convnet.optimizers import AdamW
     >>> model = Sequential([L.Dense(2, activation="softmax")], input_shape=(3,))
     >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     >>> config = training_config(model)
     >>> config["loss"], config["optimizer_config"]["class_name"]
     ('sparse_categorical_crossentropy', 'SGD')
+    >>> model.compile(optimizer=AdamW(exclude_from_weight_decay=["bias"]),
+    ...               loss="sparse_categorical_crossentropy")
+    >>> config = training_config(model)
+    >>> config["optimizer_config"]["config"]["weight_decay"], config[EXCLUDE_KEY]
+    (0.004, ['bias'])
     """
     loss = model.loss.name
     if model.loss.from_logits:
         loss = {"class_name": _LOSS_CLASSES[loss], "config": {"from_logits": True}}
     opt = model.optimizer
-    return {
+    opt_config = {"name": opt.name, **opt.get_config()}
+    exclude = opt_config.pop("exclude_from_weight_decay", None)
+    config = {
         "loss": loss, "metrics": list(model.metrics), "weighted_metrics": None,
         "loss_weights": None,
-        "optimizer_config": {"class_name": _OPTIMIZER_CLASSES[opt.name],
-                             "config": {"name": opt.name, **opt.get_config()}},
+        "optimizer_config": {"class_name": _OPTIMIZER_CLASSES[opt.name], "config": opt_config},
     }  # fmt: skip
+    if exclude is not None:
+        config[EXCLUDE_KEY] = exclude
+    return config
 
 
 # -- Keras → convnet ---------------------------------------------------------------------------
@@ -486,6 +506,10 @@ def compile_args(config: dict):
                 bad.append(f"{key}={value!r}")
         elif key not in _OPTIMIZER_IGNORED and value is not None:
             bad.append(f"{key}={value!r}")
+    if EXCLUDE_KEY in config:
+        if "exclude_from_weight_decay" not in known:
+            bad.append(f"{EXCLUDE_KEY}={config[EXCLUDE_KEY]!r}")
+        kwargs["exclude_from_weight_decay"] = config[EXCLUDE_KEY]
     if bad:
         raise ValueError(f"the optimizer {class_name} uses {', '.join(bad)}, which convnet does "
                          "not implement")  # fmt: skip

@@ -74,6 +74,7 @@ BACKEND = "tensorflow"
 KERAS_SLOT_ORDER = {
     "sgd": (("momentum",),),
     "adam": (("momentum", "velocity"),),
+    "adamw": (("momentum", "velocity"),),  # Keras's AdamW is its Adam with weight decay
     "rmsprop": (("velocity",), ("momentum",)),
     "adadelta": (("accumulated_grad", "accumulated_delta_var"),),
 }

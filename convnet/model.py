@@ -419,7 +419,7 @@ class Sequential:
         Parameters
         ----------
         optimizer : str or Optimizer
-            'adam', 'sgd', 'rmsprop', 'adadelta', or an instance.
+            'adam', 'adamw', 'sgd', 'rmsprop', 'adadelta', or an instance.
         loss : str or Loss
             'categorical_crossentropy' (one-hot labels) or
             'sparse_categorical_crossentropy' (integer labels).
@@ -614,7 +614,9 @@ class Sequential:
         -------
         History
             ``history.history`` maps 'loss', 'accuracy' (and any further metric of
-            ``model.metrics``), 'val_loss', 'val_accuracy', ... to per-epoch lists.
+            ``model.metrics``), 'val_loss', 'val_accuracy', ... to per-epoch lists;
+            'learning_rate' is the rate of each epoch's last step (a per-step schedule
+            changes it within the epoch).
 
         Examples
         --------
@@ -658,11 +660,17 @@ class Sequential:
         verbose = 1 if verbose == "auto" else int(verbose)
         if verbose:
             callbacks.append(ProgressLogger(verbose))
+        n = len(x)
+        # What a callback may need to know before training starts, as Keras's callback.params:
+        # a per-step learning-rate schedule counts its steps from these.
+        params = {"epochs": epochs, "steps": -(-n // batch_size), "samples": n,
+                  "batch_size": batch_size, "initial_epoch": initial_epoch,
+                  "verbose": verbose}  # fmt: skip
         for cb in callbacks:
             cb.set_model(self)
+            cb.set_params(params)
         self.history, self.stop_training, self.stop_reason = history, False, None
 
-        n = len(x)
         names = ["loss", *self.metrics]  # what train_on_batch and evaluate return, in order
         logs = {"epochs": epochs, "samples": n, "batch_size": batch_size}
         for cb in callbacks:
@@ -681,12 +689,13 @@ class Sequential:
                 for cb in callbacks:
                     cb.on_batch_begin(batch, {"size": len(idx)})
                 x_batch = x[idx] if augment is None else augment(x[idx], augment_rng)
+                rate = float(self.optimizer.learning_rate)  # as a schedule just set it
                 values = self.train_on_batch(x_batch, y[idx])  # loss, accuracy, ...
                 seen += len(idx)
                 sums += np.multiply(values, len(idx))
                 batch_logs = dict(zip(names, values, strict=True))
                 for cb in callbacks:
-                    cb.on_batch_end(batch, {"size": len(idx), **batch_logs})
+                    cb.on_batch_end(batch, {"size": len(idx), **batch_logs, "learning_rate": rate})
                 if self.stop_training:
                     break
             seconds = time.perf_counter() - start

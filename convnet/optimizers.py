@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "Adadelta", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "get"]
 
 
 def _check_range(opt_name: str, arg: str, value, low: float, high: float,
@@ -366,6 +366,102 @@ class Adam(Optimizer):
                 "epsilon": self.epsilon}  # fmt: skip
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay: every step also shrinks the weights towards zero.
+
+    Before Adam's update of each step (eq. adam, same slots ``momentum`` and ``velocity``),
+    each decayed parameter loses a fraction ``lr · weight_decay`` of itself (eq. adamw)::
+
+        p ← p − lr · weight_decay · p
+        p ← p − lr_t · m / (sqrt(v) + ε)        (Adam, m and v from g alone)
+
+    Why not add the L2 penalty ``(weight_decay / 2) · |p|²`` to the loss instead, i.e.
+    ``g + weight_decay · p`` for ``g``? In plain SGD the two are the same step. In Adam the
+    penalty's gradient goes through ``m / sqrt(v)`` with the rest, so entries with large
+    gradients (large ``v``) are hardly decayed and entries with small ones are decayed hard.
+    Decoupled decay shrinks every weight by the same fraction, whatever its gradient history
+    (Loshchilov & Hutter, "Decoupled Weight Decay Regularization", 2019).
+
+    This is Keras 3's ``keras.optimizers.AdamW``: the decay ``p − p · weight_decay · lr`` uses
+    the step's learning rate and comes before the Adam update of the same step. PyTorch's
+    ``torch.optim.AdamW`` multiplies ``p`` by ``1 − lr · weight_decay``: the same decay, also
+    scaled by ``lr`` and also first; its ``ε`` differs as in :class:`Adam`, and its default
+    ``weight_decay`` is 0.01 (Keras's 0.004). The paper scales the decay by the schedule's
+    multiplier ``η_t`` alone, not by the learning rate: its ``λ`` is ``base learning rate ·
+    weight_decay`` here, so with a schedule both shrink together.
+
+    Parameters
+    ----------
+    learning_rate : float
+    weight_decay : float, ≥ 0
+        Fraction of each weight removed per step, per unit of learning rate. 0 gives Adam.
+    beta_1, beta_2 : float, in [0, 1)
+    epsilon : float, ≥ 0
+    exclude_from_weight_decay : list of str, optional
+        Parameters whose name (``'dense_1/bias'``, ``'batch_normalization/gamma'``) contains
+        any of these strings are not decayed, e.g. ``["bias", "gamma", "beta"]``; Adam still
+        updates them. Left out, every parameter is decayed, as in Keras. (Keras's
+        ``exclude_from_weight_decay(var_names=...)`` reads the strings as regular expressions
+        and searches Keras 3's short variable name, ``'bias'``; plain words behave the same.)
+
+    Examples
+    --------
+    With a zero gradient Adam's step is 0, and only the decay is left: 1 − 0.1 · 0.5.
+
+    >>> opt = AdamW(learning_rate=0.1, weight_decay=0.5, exclude_from_weight_decay=["bias"])
+    >>> kernel, bias = np.array([2.0, -4.0]), np.array([2.0])
+    >>> opt.step({"dense/kernel": kernel, "dense/bias": bias},
+    ...          {"dense/kernel": np.zeros(2), "dense/bias": np.zeros(1)})
+    >>> kernel, bias
+    (array([ 1.9, -3.8]), array([2.]))
+    """
+
+    name = "adamw"
+
+    def __init__(self, learning_rate: float = 0.001, weight_decay: float = 0.004,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 exclude_from_weight_decay=None):  # fmt: skip
+        super().__init__(learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+        self.weight_decay = _check_range(self.name, "weight_decay", weight_decay, 0.0, math.inf)
+        self.exclude_from_weight_decay = _name_parts(self.name, "exclude_from_weight_decay",
+                                                     exclude_from_weight_decay)  # fmt: skip
+
+    def decays(self, name: str) -> bool:
+        """Whether the parameter called ``name`` is decayed.
+
+        Examples
+        --------
+        >>> opt = AdamW(exclude_from_weight_decay=["bias", "gamma"])
+        >>> opt.decays("conv2d/kernel"), opt.decays("dense_1/bias")
+        (True, False)
+        """
+        return not any(part in name for part in self.exclude_from_weight_decay or ())
+
+    def _update(self, name, p, g, lr):
+        if self.weight_decay > 0.0 and self.decays(name):
+            # eq. adamw, written p − (lr·wd)·p as Keras does rather than p·(1 − lr·wd): in
+            # float32, 1 − 4e-6 keeps only about two digits of the 4e-6 that is decayed.
+            p -= p * (lr * self.weight_decay)
+        super()._update(name, p, g, lr)
+
+    def get_config(self) -> dict:
+        exclude = self.exclude_from_weight_decay
+        exclude = None if exclude is None else list(exclude)  # a list, as JSON gives it back
+        return {**super().get_config(), "weight_decay": self.weight_decay,
+                "exclude_from_weight_decay": exclude}  # fmt: skip
+
+
+def _name_parts(opt_name: str, arg: str, value) -> tuple[str, ...] | None:
+    """None, or a tuple of non-empty strings; a bare string is refused (its letters would be
+    taken one by one, and 'bias' would then exclude every name with an 'a' in it)."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{opt_name}: {arg} must be a list of non-empty strings, parts of "
+                         f"parameter names such as ['bias'], got {value!r}")  # fmt: skip
+    return tuple(value)
+
+
 class RMSprop(Optimizer):
     """RMSprop: divide the gradient by the root of a running mean of its square.
 
@@ -512,7 +608,7 @@ class Adadelta(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adadelta": Adadelta}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adadelta": Adadelta}
 
 
 def get(identifier, **kwargs) -> Optimizer:
@@ -521,8 +617,8 @@ def get(identifier, **kwargs) -> Optimizer:
     Parameters
     ----------
     identifier : str or Optimizer
-        ``'sgd'``, ``'adam'``, ``'rmsprop'`` or ``'adadelta'`` (any case); or an instance,
-        returned as it is.
+        ``'sgd'``, ``'adam'``, ``'adamw'``, ``'rmsprop'`` or ``'adadelta'`` (any case); or an
+        instance, returned as it is.
     **kwargs
         Hyperparameters for a name (``learning_rate=...``, ``momentum=...``), e.g. the
         dict of :meth:`Optimizer.get_config`.
@@ -541,8 +637,8 @@ def get(identifier, **kwargs) -> Optimizer:
     >>> get("adagrad")
     Traceback (most recent call last):
     ...
-    ValueError: unknown optimizer 'adagrad'; choose one of 'sgd', 'adam', 'rmsprop', 'adadelta'
-    """
+    ValueError: unknown optimizer 'adagrad'; choose one of 'sgd', 'adam', 'adamw', 'rmsprop', 'adadelta'
+    """  # noqa: E501
     if isinstance(identifier, Optimizer):
         if kwargs:
             raise ValueError(

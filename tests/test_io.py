@@ -55,12 +55,13 @@ def inputs(model, n=5):
 # --- round trips ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop", "adadelta"])
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop", "adadelta"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_round_trip_is_bit_identical(tmp_path, optimizer, dtype):
-    from convnet.optimizers import SGD, RMSprop
+    from convnet.optimizers import SGD, AdamW, RMSprop
 
-    opt = {"sgd": SGD(momentum=0.9, nesterov=True), "rmsprop": RMSprop(momentum=0.5)}
+    opt = {"sgd": SGD(momentum=0.9, nesterov=True), "rmsprop": RMSprop(momentum=0.5),
+           "adamw": AdamW(weight_decay=0.05, exclude_from_weight_decay=["bias"])}  # fmt: skip
     model = trained(every_layer_net(dtype), optimizer=opt.get(optimizer, optimizer))
     model.save(tmp_path / "m.h5", metadata={"history": {"loss": [1.0, 0.5]}})
     loaded = load_model(tmp_path / "m.h5")
@@ -79,14 +80,20 @@ def test_round_trip_is_bit_identical(tmp_path, optimizer, dtype):
         np.testing.assert_array_equal(restored[key], saved[key], err_msg=key)
 
 
-def test_training_goes_on_identically_after_a_round_trip(tmp_path):
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_training_goes_on_identically_after_a_round_trip(tmp_path, optimizer):
+    from convnet.optimizers import AdamW
+
     # Without dropout: its generator's state is in checkpoints only (see test_training).
-    model = trained(every_layer_net(dropout=0.0), optimizer="adam")
+    opt = {"adamw": AdamW(weight_decay=0.1, exclude_from_weight_decay=["bias"])}
+    model = trained(every_layer_net(dropout=0.0), optimizer=opt.get(optimizer, optimizer))
     model.save(tmp_path / "m.h5")
     loaded = load_model(tmp_path / "m.h5")
+    assert repr(loaded.optimizer) == repr(model.optimizer)
     x, y = inputs(model, 8), np.arange(8) % 4
-    model.train_on_batch(x, y)
-    loaded.train_on_batch(x, y)
+    for _ in range(2):
+        model.train_on_batch(x, y)
+        loaded.train_on_batch(x, y)
     for name, value in model.parameters().items():
         np.testing.assert_array_equal(loaded.parameters()[name], value, err_msg=name)
 
@@ -151,6 +158,57 @@ def test_seed_net_file_has_keras3s_layout(tmp_path):
         training = json.loads(f.attrs["training_config"])
         assert training["optimizer_config"]["class_name"] == "Adam"
         assert training["loss"] == "categorical_crossentropy"
+
+
+def test_adamw_file_has_keras3s_layout_and_keeps_the_exclusions_beside_it(tmp_path):
+    from convnet.optimizers import AdamW
+
+    model = Sequential([L.Dense(3, activation="softmax")], input_shape=(4,), seed=0)
+    model.compile(optimizer=AdamW(learning_rate=0.01, weight_decay=0.02,
+                                  exclude_from_weight_decay=["bias"]),
+                  loss="sparse_categorical_crossentropy")  # fmt: skip
+    model.train_on_batch(np.ones((2, 4), np.float32), np.array([0, 2]))
+    model.save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r") as f:
+        training = json.loads(f.attrs["training_config"])
+        opt_names = list(f["optimizer_weights"].attrs["weight_names"])
+    # What Keras 3 writes for its AdamW, and reads back with AdamW(**config): no other keys.
+    assert training["optimizer_config"] == {"class_name": "AdamW", "config": {
+        "name": "adamw", "learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999,
+        "epsilon": 1e-7, "weight_decay": 0.02}}  # fmt: skip
+    assert training[keras_config.EXCLUDE_KEY] == ["bias"]
+    assert opt_names == ["adamw/iteration", "adamw/learning_rate",
+                         "adamw/sequential_dense_kernel_momentum",
+                         "adamw/sequential_dense_kernel_velocity",
+                         "adamw/sequential_dense_bias_momentum",
+                         "adamw/sequential_dense_bias_velocity"]  # fmt: skip
+    # Without exclusions the key is left out.
+    model.compile(optimizer="adamw", loss="sparse_categorical_crossentropy")
+    assert keras_config.EXCLUDE_KEY not in keras_config.training_config(model)
+
+
+def test_keras_adamw_training_config_is_read():
+    """A training_config as Keras 3.15 writes it for AdamW (every base option, off)."""
+    keras_adamw = {"name": "adamw", "learning_rate": 0.002, "weight_decay": 0.01,
+                   "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+                   "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                   "loss_scale_factor": None, "gradient_accumulation_steps": None,
+                   "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-7, "amsgrad": False}  # fmt: skip
+    training = {"loss": "sparse_categorical_crossentropy", "loss_weights": None,
+                "optimizer_config": {"class_name": "AdamW", "config": keras_adamw}}  # fmt: skip
+    opt, _ = keras_config.compile_args(training)
+    assert opt.get_config() == {"learning_rate": 0.002, "beta_1": 0.8, "beta_2": 0.99,
+                                "epsilon": 1e-7, "weight_decay": 0.01,
+                                "exclude_from_weight_decay": None}  # fmt: skip
+    training[keras_config.EXCLUDE_KEY] = ["bias", "gamma"]
+    assert keras_config.compile_args(training)[0].exclude_from_weight_decay == ("bias", "gamma")
+    training[keras_config.EXCLUDE_KEY] = "bias"  # a string, not a list of name parts
+    with pytest.raises(ValueError, match="adamw: exclude_from_weight_decay must be a list"):
+        keras_config.compile_args(training)
+    training["optimizer_config"] = {"class_name": "Adam", "config": {"learning_rate": 0.1}}
+    training[keras_config.EXCLUDE_KEY] = ["bias"]  # only AdamW decays weights
+    with pytest.raises(ValueError, match="optimizer Adam uses convnet_exclude_from_weight_dec"):
+        keras_config.compile_args(training)
 
 
 def test_layout_conversions():

@@ -35,8 +35,9 @@ def nhwc(x):
 @pytest.mark.parametrize(
     "make, optimizer",
     [(lambda: seed_net(seed=0), "adam"), (every_layer_net, "rmsprop"),
-     (lambda: every_layer_net(dtype="float64"), "sgd"), (every_layer_net, "adadelta")],
-    ids=["seed-net", "every-layer", "float64", "adadelta"],
+     (lambda: every_layer_net(dtype="float64"), "sgd"), (every_layer_net, "adadelta"),
+     (every_layer_net, "adamw")],
+    ids=["seed-net", "every-layer", "float64", "adadelta", "adamw"],
 )  # fmt: skip
 def test_keras_loads_convnet_models(tmp_path, make, optimizer, record_property):
     model = trained(make(), optimizer=optimizer)

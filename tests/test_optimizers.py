@@ -74,6 +74,64 @@ def test_adam_by_hand():
     assert_close(opt.slots["velocity"]["w"], [0.00124975, 0.004999])
 
 
+def test_adamw_by_hand():
+    opt = O.AdamW(learning_rate=0.01, weight_decay=0.1)  # lr·wd = 0.001; Adam as above
+    p1, p2 = two_steps(opt)
+    # decay first: p0 - 0.001 p0 = [0.999, -1.998]; then Adam's first step, which does not
+    # depend on p: [0.0099999367548, -0.0099999683773] (test_adam_by_hand)
+    assert_close(p1, [0.9890000632451532, -1.9880000316226767])
+    # decay: p1 - 0.001 p1 = [0.988011063181908, -1.986012031591054]; Adam's second step
+    # (m2 = [0.145, 0.11], v2 = [0.00124975, 0.004999]) = [0.0096517929561, 0.0036610300924]
+    assert_close(p2, [0.9783592702258137, -1.9896730616834164])
+    # the slots are Adam's, fed by g alone: the decay never reaches them
+    assert_close(opt.slots["momentum"]["w"], [0.145, 0.11])
+    assert_close(opt.slots["velocity"]["w"], [0.00124975, 0.004999])
+
+
+def test_adamw_without_decay_is_adam_bit_for_bit():
+    params, grads = random_problem(4, dtype=np.float32, steps=20)
+    adam_params = {k: v.copy() for k, v in params.items()}
+    adam, adamw = O.Adam(learning_rate=0.01), O.AdamW(learning_rate=0.01, weight_decay=0.0)
+    for g in grads:
+        adam.step(adam_params, g)
+        adamw.step(params, g)
+    for k in params:
+        np.testing.assert_array_equal(params[k], adam_params[k])
+        for slot in ("momentum", "velocity"):
+            np.testing.assert_array_equal(adamw.slots[slot][k], adam.slots[slot][k])
+    # With Keras's default decay it is not Adam, even in float32 (the check above could fail):
+    # the positive weights end lower, by lr·wd = 4e-5 of themselves.
+    w_adam, w_adamw, g = np.ones(3, np.float32), np.ones(3, np.float32), np.ones(3, np.float32)
+    O.Adam(learning_rate=0.01).step({"w": w_adam}, {"w": g})
+    O.AdamW(learning_rate=0.01).step({"w": w_adamw}, {"w": g})
+    assert_close(w_adam - w_adamw, np.full(3, 4e-5), rtol=1e-2)
+
+
+def test_adamw_exclusion_leaves_matching_parameters_to_adam_alone():
+    params, grads = random_problem(5, steps=5)
+    params["batch_normalization/gamma"] = np.linspace(0.5, 2.0, 3)
+    params["dense/bias"] = np.linspace(-1.0, 1.0, 4)
+    for g in grads:
+        g["batch_normalization/gamma"], g["dense/bias"] = np.full(3, 0.3), np.full(4, -0.2)
+    excluded = ["bias", "gamma"]
+    opt = O.AdamW(learning_rate=0.05, weight_decay=0.5, exclude_from_weight_decay=excluded)
+    plain_adam, full_decay = O.Adam(learning_rate=0.05), O.AdamW(learning_rate=0.05,
+                                                                 weight_decay=0.5)  # fmt: skip
+    as_adam = {k: v.copy() for k, v in params.items()}
+    as_adamw = {k: v.copy() for k, v in params.items()}
+    for g in grads:
+        opt.step(params, g)
+        plain_adam.step(as_adam, g)
+        full_decay.step(as_adamw, g)
+    for k in params:
+        # an excluded parameter moves exactly as with Adam, the others as with full decay
+        expected = as_adam[k] if any(part in k for part in excluded) else as_adamw[k]
+        np.testing.assert_array_equal(params[k], expected, err_msg=k)
+        assert not np.array_equal(as_adam[k], as_adamw[k]), k  # the decay mattered
+    assert [k for k in params if not opt.decays(k)] == ["conv2d/bias", "batch_normalization/gamma",
+                                                        "dense/bias"]  # fmt: skip
+
+
 def test_rmsprop_by_hand():
     opt = O.RMSprop(learning_rate=0.01)  # ρ = 0.9, ε = 1e-7
     p1, p2 = two_steps(opt)
@@ -143,6 +201,17 @@ def ref_adam(p, grads, learning_rate, beta_1, beta_2, epsilon):
     return p, {"momentum": m, "velocity": v}
 
 
+def ref_adamw(p, grads, learning_rate, weight_decay, beta_1, beta_2, epsilon):
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        p = p - learning_rate * weight_decay * p
+        m = beta_1 * m + (1 - beta_1) * g
+        v = beta_2 * v + (1 - beta_2) * g**2
+        lr_t = learning_rate * math.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        p = p - lr_t * m / (np.sqrt(v) + epsilon)
+    return p, {"momentum": m, "velocity": v}
+
+
 def ref_rmsprop(p, grads, learning_rate, rho, momentum, epsilon):
     a, b = np.zeros_like(p), np.zeros_like(p)
     for g in grads:
@@ -172,11 +241,15 @@ REFERENCE_CASES = [
     (O.SGD, ref_sgd, dict(learning_rate=0.05, momentum=0.8, nesterov=True)),
     (O.Adam, ref_adam, dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7)),
     (O.Adam, ref_adam, dict(learning_rate=0.1, beta_1=0.5, beta_2=0.9, epsilon=1e-3)),
+    (O.AdamW, ref_adamw, dict(learning_rate=0.01, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                              epsilon=1e-7)),
+    (O.AdamW, ref_adamw, dict(learning_rate=0.1, weight_decay=0.5, beta_1=0.5, beta_2=0.9,
+                              epsilon=1e-3)),
     (O.RMSprop, ref_rmsprop, dict(learning_rate=0.01, rho=0.9, momentum=0.0, epsilon=1e-7)),
     (O.RMSprop, ref_rmsprop, dict(learning_rate=0.01, rho=0.8, momentum=0.5, epsilon=1e-3)),
     (O.Adadelta, ref_adadelta, dict(learning_rate=1.0, rho=0.95, epsilon=1e-6)),
     (O.Adadelta, ref_adadelta, dict(learning_rate=0.5, rho=0.7, epsilon=1e-3)),
-]
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("cls", "ref", "hyper"), REFERENCE_CASES,
@@ -215,6 +288,7 @@ CONVERGENCE_CASES = [
     (O.SGD, dict(learning_rate=0.02, momentum=0.9)),
     (O.SGD, dict(learning_rate=0.02, momentum=0.9, nesterov=True)),
     (O.Adam, dict(learning_rate=0.05)),
+    (O.AdamW, dict(learning_rate=0.05)),
     (O.RMSprop, dict(learning_rate=0.01)),
     (O.RMSprop, dict(learning_rate=0.01, momentum=0.5)),
     # Keras's default lr 0.001 would need many thousands of steps: the paper's lr = 1.
@@ -242,12 +316,13 @@ ALL = [
     lambda: O.SGD(learning_rate=0.1, momentum=0.9),
     lambda: O.SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
     lambda: O.Adam(learning_rate=0.01),
+    lambda: O.AdamW(learning_rate=0.01, weight_decay=0.1, exclude_from_weight_decay=["bias"]),
     lambda: O.RMSprop(learning_rate=0.01),
     lambda: O.RMSprop(learning_rate=0.01, momentum=0.9),
     lambda: O.Adadelta(learning_rate=1.0),
 ]
-ALL_IDS = ["sgd", "sgd-momentum", "sgd-nesterov", "adam", "rmsprop", "rmsprop-momentum",
-           "adadelta"]  # fmt: skip
+ALL_IDS = ["sgd", "sgd-momentum", "sgd-nesterov", "adam", "adamw", "rmsprop",
+           "rmsprop-momentum", "adadelta"]  # fmt: skip
 
 
 def random_problem(seed, dtype=np.float64, steps=10):
@@ -427,6 +502,7 @@ def test_learning_rate_change_takes_effect_on_the_next_step():
 def test_get_by_name_and_instance_and_config_round_trip():
     assert isinstance(O.get("sgd"), O.SGD)
     assert isinstance(O.get("Adam"), O.Adam)
+    assert isinstance(O.get("AdamW"), O.AdamW)
     assert isinstance(O.get("RMSPROP"), O.RMSprop)
     assert isinstance(O.get("adadelta"), O.Adadelta)
     opt = O.RMSprop(momentum=0.5)
@@ -442,7 +518,8 @@ def test_get_by_name_and_instance_and_config_round_trip():
 
 
 def test_get_errors():
-    with pytest.raises(ValueError, match="'adagrad'.*'sgd', 'adam', 'rmsprop', 'adadelta'"):
+    names = "'sgd', 'adam', 'adamw', 'rmsprop', 'adadelta'"
+    with pytest.raises(ValueError, match=f"'adagrad'.*{names}"):
         O.get("adagrad")
     with pytest.raises(ValueError, match="expected a name"):
         O.get(3)
@@ -458,6 +535,11 @@ def test_get_config_has_every_hyperparameter():
     assert O.RMSprop().get_config() == {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0,
                                         "epsilon": 1e-7}  # fmt: skip
     assert O.Adadelta().get_config() == {"learning_rate": 0.001, "rho": 0.95, "epsilon": 1e-7}
+    assert O.AdamW().get_config() == {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+                                      "epsilon": 1e-7, "weight_decay": 0.004,
+                                      "exclude_from_weight_decay": None}  # fmt: skip
+    assert O.AdamW(exclude_from_weight_decay=("bias",)).get_config()[
+        "exclude_from_weight_decay"] == ["bias"]  # fmt: skip
     assert O.SGD().get_config() == {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False}
     opt = O.SGD()
     opt.learning_rate = 0.5  # a callback's change is what gets saved
@@ -475,6 +557,11 @@ def test_get_config_has_every_hyperparameter():
     (lambda: O.Adam(epsilon=-1e-7), "epsilon"),
     (lambda: O.RMSprop(rho=-0.1), "rho"),
     (lambda: O.Adadelta(epsilon=0.0), "epsilon must be > 0"),
+    (lambda: O.AdamW(weight_decay=-0.01), "adamw: weight_decay must be in"),
+    (lambda: O.AdamW(beta_2=1.5), "adamw: beta_2"),
+    (lambda: O.AdamW(exclude_from_weight_decay="bias"), r"adamw: exclude_.*got 'bias'"),
+    (lambda: O.AdamW(exclude_from_weight_decay=["bias", ""]), "adamw: .*non-empty strings"),
+    (lambda: O.AdamW(exclude_from_weight_decay=[3]), "adamw: exclude_from_weight_decay"),
 ])  # fmt: skip
 def test_bad_hyperparameters(make, message):
     with pytest.raises(ValueError, match=message):
@@ -488,6 +575,8 @@ def test_bad_hyperparameters(make, message):
 # * SGD: PyTorch's v' = μ v' + g, p -= lr v' equals Keras's form for a constant lr.
 # * Adam and RMSprop: PyTorch adds ε to sqrt(v̂) (Adam) and to sqrt(a) (RMSprop), Keras to
 #   sqrt(v) and inside sqrt(a + ε): with ε = 0 both are exactly the same update.
+# * AdamW: both decay p by lr·wd before Adam's step (PyTorch as p·(1 − lr·wd), Keras as
+#   p − p·wd·lr); with ε = 0 the Adam part is the same as for Adam.
 # * Adadelta: identical equations, ε in the same places.
 # What remains is the order of floating-point operations, so 20 float64 steps agree to
 # rounding error: rtol 1e-10 leaves room for ~1e-16 per operation growing over the steps.
@@ -498,6 +587,10 @@ ORACLE_CASES = [
      "SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
     (O.Adam, dict(learning_rate=0.01, epsilon=0.0),
      "Adam", dict(lr=0.01, betas=(0.9, 0.999), eps=0.0)),
+    (O.AdamW, dict(learning_rate=0.01, weight_decay=0.1, epsilon=0.0),
+     "AdamW", dict(lr=0.01, betas=(0.9, 0.999), eps=0.0, weight_decay=0.1)),
+    (O.AdamW, dict(learning_rate=0.05, weight_decay=2.0, beta_1=0.5, beta_2=0.9, epsilon=0.0),
+     "AdamW", dict(lr=0.05, betas=(0.5, 0.9), eps=0.0, weight_decay=2.0)),
     (O.RMSprop, dict(learning_rate=0.01, rho=0.9, epsilon=0.0),
      "RMSprop", dict(lr=0.01, alpha=0.9, eps=0.0)),
     (O.RMSprop, dict(learning_rate=0.01, rho=0.9, momentum=0.5, epsilon=0.0),

@@ -336,22 +336,30 @@ def test_checkpoint_keeps_the_best_and_round_trip_is_exact(tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]  # no leftovers
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
 @pytest.mark.parametrize("augment", [None, functools.partial(random_shift, max_shift=1)],
                          ids=["plain", "shifted"])  # fmt: skip
-def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, augment):
+def test_resuming_from_a_checkpoint_is_bit_identical(tmp_path, augment, optimizer):
     x, y = blobs()
     fit = dict(batch_size=16, seed=5, verbose=0, validation_data=blobs(30, seed=1),
                augment=augment)  # fmt: skip
+
+    def make_optimizer():
+        if optimizer == "adamw":  # a strong decay, so that getting it wrong would show
+            return optimizers.AdamW(weight_decay=0.5, exclude_from_weight_decay=["bias"])
+        return optimizer
+
     straight = tiny_net()
-    straight.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    straight.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy")
     history = straight.fit(x, y, epochs=3, **fit).history
 
     path = tmp_path / "checkpoint.h5"
     interrupted = tiny_net()
-    interrupted.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    interrupted.compile(optimizer=make_optimizer(), loss="sparse_categorical_crossentropy")
     interrupted.fit(x, y, epochs=1, callbacks=[callbacks.TrainingCheckpoint(path)], **fit)
     ckpt = load_checkpoint(path)
     assert ckpt.epoch == 1 and len(ckpt.history["loss"]) == 1
+    assert repr(ckpt.model.optimizer) == repr(straight.optimizer)
     again = callbacks.TrainingCheckpoint(path, history=ckpt.history)
     ckpt.model.fit(x, y, epochs=3, initial_epoch=ckpt.epoch, callbacks=[again], **fit)
 
