@@ -34,7 +34,7 @@ Beside the path: ``files`` (atomic writes: a model, checkpoint or IDX file is re
 or not at all), ``progress`` (tqdm's bars, the notebook's only where a notebook can draw
 them), ``inspect`` (every layer's output, saliency and Grad-CAM: what the network looks
 at), ``diagnostics`` (a callback that records per-layer statistics of training and warns when
-they look unhealthy), ``augment`` (random shifts of training images),
+they look unhealthy), ``augment`` (random shifts, turns and zooms of training images),
 ``plots`` (learning curves, confusion matrix), ``preprocess`` (any digit picture to an
 MNIST-style 28x28 image), ``drawing`` and ``gui`` (the draw-a-digit app: its logic, then its
 Tk window), ``cli`` (``python -m convnet``) and, below everything, ``_version`` (the version

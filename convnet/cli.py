@@ -72,11 +72,12 @@ def machine_description() -> str:
 #: The options of ``train`` that define a run, with their defaults. A resumed run keeps the
 #: values stored in its checkpoint; only ``epochs`` (the total to reach) may change.
 RUN_DEFAULTS = {"epochs": 12, "batch_size": 128, "lr": 1e-3, "optimizer": "adam", "seed": 0,
-                "limit": None, "net": "seed", "shift": 1, "dataset": "mnist"}  # fmt: skip
+                "limit": None, "net": "seed", "shift": 1, "rotate": 0, "zoom": 0,
+                "dataset": "mnist"}  # fmt: skip
 
 #: What a checkpoint written before an option existed did: runs before ``--shift`` were not
-#: shifted.
-BEFORE_OPTION = {"shift": 0}
+#: shifted, runs before ``--rotate`` and ``--zoom`` not turned or zoomed.
+BEFORE_OPTION = {"shift": 0, "rotate": 0, "zoom": 0}
 
 #: The networks ``train --net`` can build.
 NETS = {"seed": seed_net, "small": small_net}
@@ -90,7 +91,7 @@ def run_settings(args, stored=None) -> dict:
     --------
     >>> from argparse import Namespace
     >>> given = Namespace(epochs=None, batch_size=64, lr=None, optimizer=None, seed=None,
-    ...                   limit=None, net=None, shift=None, dataset=None)
+    ...                   limit=None, net=None, shift=None, rotate=None, zoom=None, dataset=None)
     >>> run_settings(given)["batch_size"], run_settings(given)["lr"]
     (64, 0.001)
     >>> run_settings(given, stored={"batch_size": 64})["shift"]  # a run from before --shift
@@ -123,7 +124,7 @@ RUNS = Path("runs")
 #: leads the name; ``--epochs`` is not in it, since a resumed run raises it. A new option
 #: that changes what is trained belongs here, so that its runs get folders of their own.
 NAME_WORDS = {"dataset": "", "optimizer": "", "lr": "lr", "batch_size": "batch", "seed": "seed",
-              "shift": "shift", "limit": "limit"}  # fmt: skip
+              "shift": "shift", "rotate": "rotate", "zoom": "zoom", "limit": "limit"}  # fmt: skip
 
 #: What a run writes into its folder, in the order the end of ``train`` lists them.
 RUN_FILES = {
@@ -155,7 +156,7 @@ def run_name(args) -> str:
     --------
     >>> from argparse import Namespace
     >>> given = Namespace(epochs=3, batch_size=None, lr=None, optimizer=None, seed=None,
-    ...                   limit=None, net=None, shift=None, dataset=None)
+    ...                   limit=None, net=None, shift=None, rotate=None, zoom=None, dataset=None)
     >>> run_name(given)
     'seed'
     >>> run_name(Namespace(**{**vars(given), "net": "small", "seed": 1, "limit": 5000}))
@@ -164,6 +165,8 @@ def run_name(args) -> str:
     'seed-sgd-lr0.01'
     >>> run_name(Namespace(**{**vars(given), "dataset": "fashion_mnist"}))
     'seed-fashion_mnist'
+    >>> run_name(Namespace(**{**vars(given), "rotate": 10, "zoom": 0.1, "shift": 1.5}))
+    'seed-shift1.5-rotate10-zoom0.1'
     """
     parts = [args.net or RUN_DEFAULTS["net"]]
     for key, word in NAME_WORDS.items():
@@ -218,20 +221,51 @@ def model_to_use(args, *, required: bool = True) -> Path:
     return Path("mnist.h5")
 
 
-def shifts(max_shift: int):
-    """The ``augment`` for ``fit`` that ``--shift`` asks for: None for 0, else random shifts
-    of up to ``max_shift`` pixels (:func:`convnet.augment.random_shift`).
+def number(text: str) -> int | float:
+    """A number given on the command line, kept whole if it is: ``2`` (or ``2.0``) is the
+    int 2, so that run names and results say ``shift2`` as they did when ``--shift`` took
+    whole numbers only.
 
     Examples
     --------
-    >>> shifts(0) is None, shifts(2).keywords
-    (True, {'max_shift': 2})
+    >>> number("2"), number("2.0"), number("1.5")
+    (2, 2, 1.5)
     """
-    from convnet.augment import random_shift
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
-    if not 0 <= max_shift < 28:  # the datasets' images are 28x28
-        raise ValueError(f"--shift must be from 0 (no shifts) to 27 pixels, got {max_shift}")
-    return functools.partial(random_shift, max_shift=max_shift) if max_shift else None
+
+def augmenter(shift=1, rotate=0, zoom=0):
+    """The ``augment`` for ``fit`` that ``--shift``, ``--rotate`` and ``--zoom`` ask for.
+
+    - all 0: None, the images as they are;
+    - a whole number of pixels, no turns, no zoom: random shifts by whole pixels of up to
+      ``shift`` (:func:`convnet.augment.random_shift`), exact copies, as before ``--rotate``
+      and ``--zoom`` existed;
+    - anything else: turns of up to ``rotate`` degrees, zooms of up to ``zoom``, moves of up
+      to ``shift`` pixels by any distance, resampled bilinearly
+      (:class:`convnet.augment.RandomAffine`).
+
+    Examples
+    --------
+    >>> augmenter(0) is None, augmenter(2).keywords
+    (True, {'max_shift': 2})
+    >>> augmenter(2, rotate=10, zoom=0.1)
+    RandomAffine(rotation=10.0, zoom=0.1, shift=2.0)
+    >>> augmenter(1.5)
+    RandomAffine(rotation=0.0, zoom=0.0, shift=1.5)
+    """
+    from convnet.augment import RandomAffine, random_shift
+
+    if not 0 <= shift <= 27:  # the datasets' images are 28x28
+        raise ValueError(f"--shift must be from 0 (no shifts) to 27 pixels, got {shift}")
+    if not 0 <= rotate <= 180:
+        raise ValueError(f"--rotate must be from 0 (no turns) to 180 degrees, got {rotate}")
+    if not 0 <= zoom < 1:  # a zoom of 1 could draw a scale of 0
+        raise ValueError(f"--zoom must be from 0 (no zoom) to below 1, got {zoom}")
+    if rotate == zoom == 0 and float(shift).is_integer():
+        return functools.partial(random_shift, max_shift=int(shift)) if shift else None
+    return RandomAffine(rotation=rotate, zoom=zoom, shift=shift)
 
 
 def check_run_options(args) -> None:
@@ -241,7 +275,8 @@ def check_run_options(args) -> None:
     Examples
     --------
     >>> from argparse import Namespace
-    >>> check_run_options(Namespace(epochs=0, batch_size=None, limit=None, lr=None, shift=None))
+    >>> check_run_options(Namespace(epochs=0, batch_size=None, limit=None, lr=None, shift=None,
+    ...                             rotate=None, zoom=None))
     Traceback (most recent call last):
     ...
     ValueError: --epochs must be 1 or more, got 0
@@ -252,8 +287,10 @@ def check_run_options(args) -> None:
             raise ValueError(f"--{option.replace('_', '-')} must be {least} or more, got {given}")
     if args.lr is not None and not args.lr > 0:
         raise ValueError(f"--lr must be more than 0, got {args.lr}")
-    if args.shift is not None:
-        shifts(args.shift)
+    augmenting = {key: getattr(args, key) for key in ("shift", "rotate", "zoom")}
+    if any(given is not None for given in augmenting.values()):
+        augmenter(**{key: RUN_DEFAULTS[key] if given is None else given
+                     for key, given in augmenting.items()})  # fmt: skip
 
 
 def train(args) -> int:
@@ -272,7 +309,7 @@ def train(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = load_checkpoint(checkpoint_path) if args.resume else None
     settings = run_settings(args, checkpoint.settings if checkpoint else None)
-    augment = shifts(settings["shift"])
+    augment = augmenter(settings["shift"], settings["rotate"], settings["zoom"])
 
     # 1. Data: the notebook's stratified 48,000 / 12,000 split; the test set waits until the end.
     dataset = data.get_dataset(settings["dataset"])
@@ -336,6 +373,7 @@ def train(args) -> int:
         "epochs": len(history.get("loss", [])), "batch_size": settings["batch_size"],
         "optimizer": settings["optimizer"], "learning_rate": settings["lr"],
         "seed": settings["seed"], "net": settings["net"], "shift": settings["shift"],
+        "rotate": settings["rotate"], "zoom": settings["zoom"],
         "dataset": dataset.name, "class_names": list(dataset.class_names),
         "train_images": len(x_train),
         "machine": machine_description(), "convnet_version": __version__,
@@ -540,9 +578,19 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
     t.add_argument("--net", choices=sorted(NETS),
                    help="seed: the notebook's CNN; small: a 6k-parameter CNN that trains in "
                         "seconds (small_net)")  # fmt: skip
-    t.add_argument("--shift", type=int,
+    t.add_argument("--shift", type=number, metavar="PIXELS",
                    help="move each training image by up to this many pixels each way, afresh "
-                        "every batch (0 trains on the images as they are)")  # fmt: skip
+                        "every batch: by whole pixels if a whole number is given without "
+                        "--rotate or --zoom, else by any distance, resampled bilinearly (0 "
+                        "with neither trains on the images as they are)")  # fmt: skip
+    t.add_argument("--rotate", type=number, metavar="DEGREES",
+                   help="also turn each training image by up to this many degrees either way, "
+                        "about its centre, afresh every batch (keep it small, about 10: turned "
+                        "far enough, a 6 is a 9)")  # fmt: skip
+    t.add_argument("--zoom", type=number, metavar="FRACTION",
+                   help="also scale each training image by up to this fraction either way, "
+                        "about its centre, afresh every batch (0.1: from 90%% to 110%% of "
+                        "its size)")  # fmt: skip
     t.add_argument("--dataset", choices=sorted(DATASETS), help="the dataset to train on")
     t.add_argument("--data-dir", default=None, help=data_help)
     t.add_argument("--out", default=None,

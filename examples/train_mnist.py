@@ -3,6 +3,7 @@ project descends from, plus random shifts of the training images by up to one pi
 
     python examples/train_mnist.py                 # 12 epochs, Adam 1e-3, batch 128, --shift 1
     python examples/train_mnist.py --shift 0       # the notebook's recipe exactly: no shifts
+    python examples/train_mnist.py --rotate 10 --zoom 0.1   # small turns and zooms as well
     python examples/train_mnist.py --limit 5000 --epochs 2     # a quick look
     python examples/train_mnist.py --resume        # continue the interrupted run in runs/seed/
     python examples/train_mnist.py --net small --epochs 3   # a 6k-parameter CNN, in seconds
@@ -17,7 +18,7 @@ Steps (each is a few lines of ``convnet.cli.train``, worth reading):
 3. fit with a progress bar per epoch, validating after each and writing ``checkpoint.h5``
    (weights, optimizer state, epoch, history; ``--resume`` continues from it); every
    training batch is moved by a random whole pixel or none each way (``--shift``, see
-   ``convnet.augment``);
+   ``convnet.augment``; ``--rotate`` and ``--zoom`` turn and zoom them too);
 4. evaluate once on the 10,000 test images and print ``Test loss`` / ``Test accuracy``;
 5. save ``mnist.h5`` (Keras's HDF5 layout: ``keras.models.load_model`` opens it) and PNG
    plots (learning curves, confusion matrix, misclassified digits) into the run's folder,

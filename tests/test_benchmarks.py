@@ -64,7 +64,22 @@ def test_bench_train_reports_training_inference_latency_layers_and_memory(tmp_pa
     assert "convnet on its own (before PyTorch is loaded)" in text
 
 
-@pytest.mark.parametrize("script", ["bench_ops", "bench_train", "bench_compile", "bench_latency"])
+def test_bench_augment_reports_each_augmenter_beside_a_training_step(tmp_path, capsys):
+    bench = _load("bench_augment")
+    out = tmp_path / "augment.json"
+    assert bench.main(["--data", "random", "--batch-size", "4", "--repeats", "1", "--calls", "2",
+                       "--steps", "1", "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert list(result["medians_ms"]) == [
+        "RandomAffine(rotation=10.0, zoom=0.1, shift=2.0)", "random_shift(max_shift=1)",
+        "seed_net.train_on_batch", "small_net.train_on_batch"]  # fmt: skip
+    assert all(_positive(ms) for ms in result["medians_ms"].values())
+    assert len(result["ratios"]) == 4 and all(_positive(r) for r in result["ratios"].values())
+    assert "of a seed_net.train_on_batch step" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["bench_ops", "bench_train", "bench_compile", "bench_latency",
+                                    "bench_augment"])  # fmt: skip
 def test_benchmarks_say_how_to_run_them(script):
     assert "Usage::" in _load(script).__doc__
 

@@ -146,6 +146,9 @@ def test_evaluate_scores_a_keras_file(name, capsys):
     (["--limit", "-100"], "--limit must be 1 or more, got -100"),
     (["--lr", "-1"], "--lr must be more than 0, got -1.0"),
     (["--shift", "30"], "--shift must be from 0 (no shifts) to 27 pixels, got 30"),
+    (["--shift", "27.5"], "--shift must be from 0 (no shifts) to 27 pixels, got 27.5"),
+    (["--rotate", "-5"], "--rotate must be from 0 (no turns) to 180 degrees, got -5"),
+    (["--zoom", "1"], "--zoom must be from 0 (no zoom) to below 1, got 1"),
     (["--resume", "--seed", "3"], "to resume"),
 ])  # fmt: skip
 def test_train_refuses_bad_options_before_making_a_folder(option, message, tmp_path, capsys,
@@ -154,6 +157,34 @@ def test_train_refuses_bad_options_before_making_a_folder(option, message, tmp_p
     assert main(["train", "--net", "small", *option]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()  # nothing made, nothing loaded
+
+
+def test_train_rotate_and_zoom_turn_and_zoom_the_training_batches(tmp_path, monkeypatch,
+                                                                  capsys):  # fmt: skip
+    from convnet.augment import RandomAffine
+
+    monkeypatch.chdir(tmp_path)
+    used = []  # the augmenter of every training batch, and the batch's size
+    original = RandomAffine.__call__
+
+    def recording(self, x, rng):
+        used.append((repr(self), len(x)))
+        return original(self, x, rng)
+
+    monkeypatch.setattr(RandomAffine, "__call__", recording)
+    assert main(["train", "--net", "small", "--limit", "500", "--epochs", "1", "--verbose", "0",
+                 "--rotate", "10", "--zoom", "0.1", "--shift", "1.5"]) == 0  # fmt: skip
+    run = Path("runs", "small-shift1.5-rotate10-zoom0.1-limit500")
+    results = json.loads((run / "results.json").read_text())
+    assert (results["shift"], results["rotate"], results["zoom"]) == (1.5, 10, 0.1)
+    # 500 images in batches of 128, never the validation or test images
+    assert used == [("RandomAffine(rotation=10.0, zoom=0.1, shift=1.5)", 128)] * 3 + [
+        ("RandomAffine(rotation=10.0, zoom=0.1, shift=1.5)", 116)]  # fmt: skip
+    # resuming keeps the run's options, and refuses others
+    assert main(["train", "--net", "small", "--limit", "500", "--epochs", "2", "--verbose", "0",
+                 "--resume", "--out", str(run), "--rotate", "5"]) == 2  # fmt: skip
+    assert "the checkpoint's run used --rotate 10; resume without --rotate 5" in (
+        capsys.readouterr().err)  # fmt: skip
 
 
 def test_ctrl_c_during_training_says_how_to_resume(tmp_path, capsys, monkeypatch):

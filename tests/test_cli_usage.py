@@ -63,6 +63,30 @@ def test_no_help_text_has_restructuredtext_markup():
         assert "`" not in text, text
 
 
+@pytest.mark.parametrize("options, chosen", [
+    ([], "random_shift 1"),  # the default: whole pixels, as before --rotate and --zoom
+    (["--shift", "2"], "random_shift 2"),
+    (["--shift", "2.0"], "random_shift 2"),
+    (["--shift", "0"], "None"),
+    (["--shift", "0", "--rotate", "0", "--zoom", "0"], "None"),
+    (["--shift", "1.5"], "RandomAffine(rotation=0.0, zoom=0.0, shift=1.5)"),
+    (["--rotate", "10"], "RandomAffine(rotation=10.0, zoom=0.0, shift=1.0)"),
+    (["--shift", "0", "--zoom", "0.15"], "RandomAffine(rotation=0.0, zoom=0.15, shift=0.0)"),
+    (["--rotate", "7.5", "--zoom", "0.1", "--shift", "2"],
+     "RandomAffine(rotation=7.5, zoom=0.1, shift=2.0)"),
+])  # fmt: skip
+def test_shift_rotate_and_zoom_choose_the_augmenter(options, chosen):
+    from convnet.cli import augmenter, run_settings
+
+    settings = run_settings(build_parser("convnet", command="train").parse_args(options))
+    augment = augmenter(settings["shift"], settings["rotate"], settings["zoom"])
+    if hasattr(augment, "keywords"):  # functools.partial(random_shift, max_shift=...)
+        described = f"{augment.func.__name__} {augment.keywords['max_shift']}"
+    else:
+        described = repr(augment)
+    assert described == chosen
+
+
 def test_version_flag(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"], prog="convnet")

@@ -104,3 +104,19 @@ def test_the_pictures_of_what_the_network_sees_are_drawn_by_their_script(tmp_pat
     assert shown == drawn
     assert shown == {p.name for p in (ROOT / "docs" / "seeing").glob("*.png")}  # all committed
     assert all((tmp_path / "seeing" / name).stat().st_size > 10_000 for name in drawn)
+
+
+@pytest.mark.skipif(not os.environ.get("CONVNET_DATA_DIR"), reason="needs MNIST")
+def test_the_pictures_of_augmentation_are_drawn_by_their_script(tmp_path, monkeypatch):
+    """``docs/augment_figures.py`` draws each ``augment/*.png`` that a page shows, from MNIST
+    and a seeded generator, and those are the ones committed."""
+    monkeypatch.syspath_prepend(str(ROOT / "docs"))
+    import augment_figures
+
+    shown = {name for page in (ROOT / "docs").glob("*.md")
+             for name in re.findall(r"\{image\} augment/([\w.-]+\.png)",
+                                    page.read_text("utf-8"))}  # fmt: skip
+    drawn = {p.name for p in augment_figures.main(tmp_path)}
+    assert shown == drawn == {"affine.png", "turns.png"}
+    assert drawn == {p.name for p in (ROOT / "docs" / "augment").glob("*.png")}  # all committed
+    assert all((tmp_path / name).stat().st_size > 10_000 for name in drawn)
