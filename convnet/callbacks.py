@@ -31,7 +31,7 @@ The callbacks here: :class:`History`; checkpoints (:class:`ModelCheckpoint`,
 :class:`TrainingCheckpoint`); :class:`EarlyStopping`; the learning rate, per epoch
 (:class:`LearningRateScheduler`, :class:`ReduceLROnPlateau`) and per step (:class:`OneCycle`,
 :class:`CosineDecay` with warm-up); :class:`TerminateOnNaN`; logs and progress
-(:class:`CSVLogger`, :class:`ProgressLogger`).
+(:class:`CSVLogger`, :class:`ProgressLogger`); accuracy against time (:class:`AccuracyClock`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ __all__ = [
     "OneCycle",
     "CosineDecay",
     "TerminateOnNaN",
+    "AccuracyClock",
     "CSVLogger",
     "ProgressLogger",
 ]
@@ -669,6 +670,63 @@ class CosineDecay(_StepSchedule):
         done = min(step - self.warmup_steps, self._decay)
         cosine = 0.5 * (1.0 + math.cos(math.pi * (done / self._decay)))
         return self.initial_lr * ((1.0 - self.alpha) * cosine + self.alpha)
+
+
+class AccuracyClock(Callback):
+    """Accuracy against wall-clock time: after every epoch, the seconds since training began,
+    the epoch's validation accuracy, and the accuracy on ``(x, y)``.
+
+    For reporting how fast a recipe gets where (``time_to_accuracy.png``), never for choosing
+    anything: give it the test set and it is looked at, not learned from.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, *input_shape)
+    y : ndarray, shape (N,)
+        Integer labels.
+
+    Attributes
+    ----------
+    curve : list of dict
+        One per epoch: ``epoch`` (from 1), ``seconds``, ``val_accuracy`` (None without
+        validation data) and ``accuracy`` (on ``x``). The time to evaluate ``x`` is left out
+        of ``seconds``.
+
+    Examples
+    --------
+    >>> from convnet import Sequential, layers
+    >>> model = Sequential([layers.Dense(2, activation="softmax")], input_shape=(3,), seed=0)
+    >>> model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    >>> x, y = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]], np.array([0, 1, 1, 0])
+    >>> clock = AccuracyClock(x, y)
+    >>> _ = model.fit(x, y, epochs=2, callbacks=[clock], verbose=0)
+    >>> [sorted(point) for point in clock.curve][0]
+    ['accuracy', 'epoch', 'seconds', 'val_accuracy']
+    >>> [point["epoch"] for point in clock.curve], clock.seconds_to("accuracy", 2.0) is None
+    ([1, 2], True)
+    """
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+        self.curve: list[dict] = []
+        self._start = self._paused = 0.0
+
+    def on_train_begin(self, logs=None):
+        self._start, self._paused = time.perf_counter(), 0.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        accuracy = self.model.evaluate(self.x, self.y)[1]
+        self.curve.append({"epoch": epoch + 1, "seconds": now - self._start - self._paused,
+                           "val_accuracy": (logs or {}).get("val_accuracy"),
+                           "accuracy": accuracy})  # fmt: skip
+        self._paused += time.perf_counter() - now
+
+    def seconds_to(self, key: str, level: float):
+        """The seconds at the end of the first epoch whose ``key`` ('val_accuracy' or
+        'accuracy') reached ``level``; None if none did."""
+        return next((p["seconds"] for p in self.curve
+                     if p[key] is not None and p[key] >= level), None)  # fmt: skip
 
 
 class TerminateOnNaN(Callback):

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "confusion_matrix", "plot_confusion", "misclassified_figure",
-           "plot_misclassified"]
+__all__ = ["plot_history", "plot_time_to_accuracy", "confusion_matrix", "plot_confusion",
+           "misclassified_figure", "plot_misclassified"]
 
 
 def plot_history(history: dict, path) -> Path:
@@ -54,6 +54,37 @@ def plot_history(history: dict, path) -> Path:
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.savefig(path, dpi=100)
+    return Path(path)
+
+
+def plot_time_to_accuracy(curve, path, *, mark: float = 0.995) -> Path:
+    """Accuracy against wall-clock seconds, from :attr:`convnet.callbacks.AccuracyClock.curve`:
+    test (or whatever set the clock was given) and validation accuracy after each epoch, with
+    a line at ``mark``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> curve = [{"epoch": 1, "seconds": 60.0, "val_accuracy": 0.98, "accuracy": 0.979},
+    ...          {"epoch": 2, "seconds": 121.0, "val_accuracy": 0.996, "accuracy": 0.995}]
+    >>> plot_time_to_accuracy(curve, Path(tempfile.mkdtemp()) / "t.png").stat().st_size > 0
+    True
+    """
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    seconds = [p["seconds"] for p in curve]
+    ax.plot(seconds, [p["accuracy"] for p in curve], "o-", label="test")
+    if any(p["val_accuracy"] is not None for p in curve):
+        ax.plot(seconds, [p["val_accuracy"] for p in curve], "s-", label="validation")
+    ax.axhline(mark, color="grey", lw=0.8, ls="--", label=f"{mark:.1%}")
+    low = min(p["accuracy"] for p in curve)
+    ax.set_ylim(max(low - 0.002, 0.9 if low > 0.9 else 0.0), 1.0)
+    ax.set_xlabel("wall-clock seconds of training")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy after each epoch, against time")
+    ax.grid(alpha=0.3)
+    ax.legend()
     fig.savefig(path, dpi=100)
     return Path(path)
 
