@@ -54,6 +54,12 @@ STATISTICS = {
 CHUNK = 32
 
 
+def _kernels(layer) -> list:
+    """A layer's kernels: its own, or, for a Residual block, those of the layers inside it
+    (``conv2d_1/kernel``, ...), measured together as the block's."""
+    return [v for k, v in layer.params.items() if k == "kernel" or k.endswith("/kernel")]
+
+
 def _norm(arrays) -> float:
     return float(np.sqrt(sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)))
 
@@ -140,7 +146,7 @@ class Diagnostics(Callback):
 
     def on_batch_begin(self, batch, logs=None):
         if self._records_now(batch):  # the kernels before this batch's step, to measure it
-            self._before = {layer.name: layer.params["kernel"].copy()
+            self._before = {layer.name: [k.copy() for k in _kernels(layer)]
                             for layer in self._weighted()}  # fmt: skip
 
     def on_batch_end(self, batch, logs=None):
@@ -151,14 +157,15 @@ class Diagnostics(Callback):
         self.epochs.append(self._epoch + (batch + 1) / self._per_epoch)
         activity = self._activity()
         for layer in self._weighted():
-            kernel, before = layer.params["kernel"], self._before[layer.name]
+            kernels, before = _kernels(layer), self._before[layer.name]
             total, squares, count, alive = activity[layer.name]
             mean = total / count
             values = {
                 "activation_mean": mean,
                 "activation_std": float(np.sqrt(max(squares / count - mean * mean, 0.0))),
                 "gradient_norm": _norm(layer.grads.values()),
-                "update_ratio": _norm([kernel - before]) / (_norm([before]) or np.inf),
+                "update_ratio": (_norm([k - b for k, b in zip(kernels, before, strict=True)])
+                                 / (_norm(before) or np.inf)),
             }
             if layer.activation == "relu":
                 values["dead_fraction"] = 1.0 - float(alive.mean())
@@ -193,7 +200,7 @@ class Diagnostics(Callback):
         return sums
 
     def _weighted(self):
-        return [layer for layer in self.model.layers if "kernel" in layer.params]
+        return [layer for layer in self.model.layers if _kernels(layer)]
 
     def _check(self, name, values):
         where = f"batch {self._step}"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet.layers import Conv2D, Dropout
+from convnet.layers import Conv2D, Dropout, Residual
 
 __all__ = ["forward_all", "activations", "saliency", "look", "grad_cam", "conv_layers",
            "first_conv_layer", "last_conv_layer", "filters_figure", "feature_maps_figure",
@@ -159,8 +159,13 @@ def look(model, x, class_index=None, cam_layer=None):
 
 
 def conv_layers(model) -> list:
-    """The model's :class:`~convnet.layers.Conv2D` layers, in order (none: an empty list)."""
-    return [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    """The model's layers that compute feature maps with kernels, in order (none: an empty
+    list): its :class:`~convnet.layers.Conv2D` layers, and its
+    :class:`~convnet.layers.Residual` blocks of convolutions, whose output is a block's
+    maps."""
+    return [layer for layer in model.layers
+            if isinstance(layer, Conv2D)
+            or (isinstance(layer, Residual) and len(layer.output_shape) == 3)]  # fmt: skip
 
 
 def _convs(model):
@@ -173,11 +178,14 @@ def _convs(model):
 
 def first_conv_layer(model):
     """The model's first :class:`~convnet.layers.Conv2D`: its filters look at the pixels."""
-    return _convs(model)[0]
+    convs = [layer for layer in _convs(model) if isinstance(layer, Conv2D)]
+    if not convs:
+        raise ValueError(f"{model.name}: no Conv2D layer outside a block to show the filters of")
+    return convs[0]
 
 
 def last_conv_layer(model):
-    """The model's last :class:`~convnet.layers.Conv2D`, the usual one for :func:`grad_cam`."""
+    """The model's last layer of :func:`conv_layers`, the usual one for :func:`grad_cam`."""
     return _convs(model)[-1]
 
 
