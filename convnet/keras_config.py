@@ -275,6 +275,8 @@ def functional_config(model) -> dict:
     [['conv2d', 'input_layer']]
     >>> config["input_layers"], config["output_layers"]
     (['input_layer', 0, 0], ['dense', 0, 0])
+    >>> [type(layer).__name__ for layer in layers_from_config(functional_config(model))[0]]
+    ['Residual', 'Flatten', 'Dense']
     """  # noqa: E501
     dtype = str(model.dtype)
     entries: dict[str, dict] = {}
@@ -540,7 +542,10 @@ def layers_from_config(config: dict):
     Parameters
     ----------
     config : dict
-        The parsed ``model_config`` attribute of a Keras 3 or tf.keras 2 file.
+        The parsed ``model_config`` attribute of a Keras 3 or tf.keras 2 file: a Sequential
+        model, or a Keras 3 functional model whose graph is a line of layers and residual
+        blocks (what :func:`functional_config` writes; each ``Add`` becomes a
+        :class:`~convnet.layers.Residual`).
 
     Returns
     -------
@@ -554,7 +559,8 @@ def layers_from_config(config: dict):
     Raises
     ------
     ValueError
-        Not a Sequential model; a layer, activation or option convnet does not have.
+        Neither a Sequential model nor such a functional one; a layer, activation or option
+        convnet does not have.
 
     Examples
     --------
