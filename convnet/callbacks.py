@@ -274,7 +274,8 @@ class TrainingCheckpoint(Callback):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
-    With ``restore_best_weights=True`` the weights of the best epoch are put back at the end.
+    With ``restore_best_weights=True`` the weights of the best epoch are put back at the end:
+    every array of ``model.weights()``, BatchNormalization's moving statistics included.
 
     Examples
     --------
@@ -300,8 +301,8 @@ class EarlyStopping(Callback):
         current = _monitored(logs or {}, self.monitor, "EarlyStopping")
         if _is_better(self.mode, self.monitor, current, self.best, self.min_delta):
             self.best, self.wait = current, 0
-            if self.restore_best_weights:
-                self.best_weights = {k: v.copy() for k, v in self.model.parameters().items()}
+            if self.restore_best_weights:  # the moving statistics too: they belong to the epoch
+                self.best_weights = {k: v.copy() for k, v in self.model.weights().items()}
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -314,7 +315,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch is not None and self.best_weights is not None:
-            for name, value in self.model.parameters().items():
+            for name, value in self.model.weights().items():
                 value[...] = self.best_weights[name]
 
 

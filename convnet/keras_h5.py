@@ -15,8 +15,18 @@ so ``keras.models.load_model('mnist.h5')`` opens a convnet model, and convnet op
     /model_weights           attribute layer_names; one group per layer, attribute weight_names
         /conv2d/sequential/conv2d/kernel   (KH, KW, C, F)    Keras's layout
         /conv2d/sequential/conv2d/bias     (F,)
+        /batch_normalization/sequential/batch_normalization/gamma, beta, moving_mean,
+                             moving_variance: (C,) each, trained parameters first
     /optimizer_weights       attribute weight_names: iteration, learning_rate, then the
                              optimizer's state arrays in Keras's order
+
+A model with residual blocks is a functional model in Keras (:func:`convnet.keras_config.
+functional_config`). Its file differs in three ways, as Keras's own do: ``layer_names`` starts
+with the ``input_layer`` and lists the layers in the order Keras gives them
+(:func:`convnet.keras_config.keras_order`), weight paths do not start with the model's name
+(``/conv2d/conv2d/kernel``), nor do the optimizer's (``adam/conv2d_kernel_momentum``).
+Everything a model keeps is saved and read back: its parameters and, after them in each
+layer, its state (``model.weights()``).
 
 Keras keeps arrays in other layouts than convnet: images are ``(H, W, C)``, conv kernels
 ``(KH, KW, C, F)``, and a Flatten therefore lists an image's values in ``(H, W, C)`` order.
@@ -84,11 +94,14 @@ KERAS_SLOT_ORDER = {
 
 
 def keras_layouts(model: Sequential) -> dict:
-    """How each parameter's layout differs in Keras, by parameter name (``'dense/kernel'``).
+    """How each array's layout differs in Keras, by its name in ``model.weights()``
+    (``'dense/kernel'``, ``'residual/conv2d_1/kernel'``).
 
-    ``"conv"`` for conv kernels; ``("chw", (C, H, W))`` for the kernel of the first Dense
-    after a Flatten of ``(C, H, W)`` images, whose rows follow the flatten order; ``None``
-    where the layouts agree (biases, other dense kernels).
+    ``"conv"`` for conv kernels; ``("chw", (C, H, W))`` for the arrays whose entries follow
+    the order of a Flatten of ``(C, H, W)`` images: the rows of the kernel of the first Dense
+    after it, and the per-feature vectors of a BatchNormalization between the two; ``None``
+    where the layouts agree (biases, other dense kernels, BatchNormalization of channels, whose
+    vectors have one entry per channel in both).
 
     Examples
     --------
@@ -101,20 +114,11 @@ def keras_layouts(model: Sequential) -> dict:
     Raises
     ------
     ValueError
-        A Flatten of images whose output reaches the model's output without a Dense: its
-        values would come out in a different order in Keras.
+        A Flatten of images whose output reaches the model's output, or a residual block,
+        without a Dense: its values would come out in a different order in Keras.
     """  # noqa: E501
-    layouts, flattened = {}, None
-    for layer in model.layers:
-        for name in layer.params:
-            layouts[f"{layer.name}/{name}"] = None
-        if isinstance(layer, L.Conv2D):
-            layouts[f"{layer.name}/kernel"] = "conv"
-        elif isinstance(layer, L.Flatten) and len(layer.input_shape) == 3:
-            flattened = layer.input_shape
-        elif isinstance(layer, L.Dense) and flattened is not None:
-            layouts[f"{layer.name}/kernel"] = ("chw", flattened)
-            flattened = None
+    layouts = {}
+    flattened = _layouts(model.layers, "", None, layouts)
     if flattened is not None:
         raise ValueError(
             f"{model.name}: a Flatten of {flattened} images reaches the output without a Dense "
@@ -122,6 +126,31 @@ def keras_layouts(model: Sequential) -> dict:
             "would differ. End the model with a Dense layer."
         )
     return layouts
+
+
+def _layouts(layers, prefix: str, flattened, layouts: dict):
+    """Fill ``layouts`` for ``layers`` (whose names get ``prefix``), the output of a Flatten
+    of images of shape ``flattened`` (or None) coming in; what goes out."""
+    for layer in layers:
+        key = f"{prefix}{layer.name}/"
+        if isinstance(layer, L.Residual):
+            # The sum would add vectors in two different orders: refuse, as at the output.
+            if flattened is not None or _layouts(layer.sublayers, key, None, layouts):
+                raise ValueError(f"{layer.name}: a residual block of the output of a Flatten "
+                                 "of images cannot be written for Keras, which flattens in "
+                                 "another order; put a Dense layer before the block")  # fmt: skip
+            continue
+        vectors = isinstance(layer, L.BatchNormalization) and flattened is not None
+        for name in [*layer.params, *layer.state]:
+            layouts[key + name] = ("chw", flattened) if vectors else None
+        if isinstance(layer, L.Conv2D):
+            layouts[key + "kernel"] = "conv"
+        elif isinstance(layer, L.Flatten) and len(layer.input_shape) == 3:
+            flattened = layer.input_shape
+        elif isinstance(layer, L.Dense) and flattened is not None:
+            layouts[key + "kernel"] = ("chw", flattened)
+            flattened = None
+    return flattened
 
 
 def keras_shape(shape, layout) -> tuple:
@@ -144,7 +173,8 @@ def to_keras(value: np.ndarray, layout) -> np.ndarray:
     Parameters
     ----------
     value : ndarray
-        Conv kernel ``(F, C, KH, KW)``; dense kernel ``(D_in, D_out)``; bias.
+        Conv kernel ``(F, C, KH, KW)``; dense kernel ``(D_in, D_out)``; bias; a
+        BatchNormalization's vector ``(C,)`` or ``(D,)``.
     layout : None, "conv" or ("chw", (C, H, W))
         From :func:`keras_layouts`.
 
@@ -152,13 +182,16 @@ def to_keras(value: np.ndarray, layout) -> np.ndarray:
     -------
     ndarray
         Conv kernel ``(KH, KW, C, F)``. For ``("chw", (C, H, W))`` the dense kernel
-        ``(C*H*W, D_out)`` with its rows reordered: row ``(c*H + h)*W + w`` (convnet's
-        flatten order) moves to row ``(h*W + w)*C + c`` (Keras's). Otherwise ``value``.
+        ``(C*H*W, D_out)`` with its rows reordered, or the vector ``(C*H*W,)`` with its entries
+        reordered: row ``(c*H + h)*W + w`` (convnet's flatten order) moves to row
+        ``(h*W + w)*C + c`` (Keras's). Otherwise ``value``.
 
     Examples
     --------
     >>> w = np.arange(6).reshape(6, 1)            # rows 0..5 = (c, h, w) for C=2, H=1, W=3
     >>> to_keras(w, ("chw", (2, 1, 3))).ravel()   # Keras: (h, w, c)
+    array([0, 3, 1, 4, 2, 5])
+    >>> to_keras(np.arange(6), ("chw", (2, 1, 3)))   # a vector: the same reorder
     array([0, 3, 1, 4, 2, 5])
     >>> to_keras(np.zeros((32, 1, 3, 3)), "conv").shape
     (3, 3, 1, 32)
@@ -167,7 +200,7 @@ def to_keras(value: np.ndarray, layout) -> np.ndarray:
         return value.transpose(2, 3, 1, 0)
     if layout is not None:
         c, h, w = layout[1]
-        return value.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(c * h * w, -1)
+        return value.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(value.shape)
     return value
 
 
@@ -186,7 +219,7 @@ def from_keras(value: np.ndarray, layout) -> np.ndarray:
         return value.transpose(3, 2, 0, 1)
     if layout is not None:
         c, h, w = layout[1]
-        return value.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(c * h * w, -1)
+        return value.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(value.shape)
     return value
 
 
@@ -219,43 +252,105 @@ def _names_attr(group, name: str, names: list) -> None:
     group.attrs[name] = names if names else np.zeros(0)
 
 
-def _write_weights(group, model: Sequential, keras_names: list, layouts: dict) -> None:
-    """The ``model_weights`` layout: names of all layers, then one group per layer."""
-    _names_attr(group, "layer_names", keras_names)
+@dataclass
+class _Plan:
+    """Where the arrays of a model go in its Keras file.
+
+    Attributes
+    ----------
+    config : dict or None
+        The ``model_config`` (None when reading into a Sequential model, which needs none).
+    layers : list of (str, list of (str, str))
+        Each layer of the file in the file's order, with its arrays: the array's name in the
+        layer (``kernel``) and its key in ``model.weights()`` (``residual/conv2d_1/kernel``).
+        A layer without arrays (a ZeroPadding2D, an Add) has an empty list.
+    prefix : str
+        What Keras 3 puts before ``layer/array`` in a weight's path: the model's name and a
+        slash for a Sequential model (``sequential/dense/kernel``), nothing for a functional
+        one (``dense/kernel``).
+    layouts : dict
+        :func:`keras_layouts`.
+    """
+
+    config: dict | None
+    layers: list
+    prefix: str
+    layouts: dict
+
+
+def _plan(model: Sequential, *, writing: bool) -> _Plan:
+    """The :class:`_Plan` of ``model``.
+
+    Keras's loader gives the file's layers that have weights to the model's layers that have
+    weights, in order. For a Sequential model both orders are the model's. A model with
+    residual blocks is functional in Keras, whose layers Keras puts in an order of its own
+    (:func:`convnet.keras_config.keras_order`): the file lists them in that order.
+    """
+    layouts = keras_layouts(model)  # first: it refuses what Keras cannot compute the same way
+    leaves = {}  # name -> (layer, its key prefix in model.weights())
+
+    def collect(layers, prefix):
+        for layer in layers:
+            if isinstance(layer, L.Residual):  # its layers are the file's, under their names
+                collect(layer.sublayers, f"{prefix}{layer.name}/")
+            else:
+                leaves[layer.name] = (layer, prefix)
+
+    collect(model.layers, "")
+    functional = any(isinstance(layer, L.Residual) for layer in L.walk(model.layers))
+    config = keras_config.model_config(model) if writing or functional else None
+    if config is None:
+        names = [layer.name for layer in model.layers]
+    else:  # Keras lists the InputLayer among the layers of a functional model only
+        entries = config["config"]["layers"][0 if functional else 1 :]
+        names = [entry["config"]["name"] for entry in entries]
+    layers = []
+    for name in names:
+        layer, prefix = leaves.get(name, (None, ""))  # None: ZeroPadding2D, Add, InputLayer...
+        arrays = [] if layer is None else [*layer.params, *layer.state]
+        layers.append((name, [(a, f"{prefix}{name}/{a}") for a in arrays]))
+    return _Plan(config, layers, "" if functional else f"{model.name}/", layouts)
+
+
+def _write_weights(group, model: Sequential, plan: _Plan) -> None:
+    """The ``model_weights`` layout: names of all layers, then one group per layer, holding
+    its trained parameters and then its state (BatchNormalization's moving statistics)."""
+    _names_attr(group, "layer_names", [name for name, _ in plan.layers])
     group.attrs["backend"] = BACKEND
     group.attrs["keras_version"] = keras_config.KERAS_VERSION
-    by_name = {layer.name: layer for layer in model.layers}
-    for keras_name in keras_names:
-        layer_group = group.create_group(keras_name)
-        layer = by_name.get(keras_name)  # None for a ZeroPadding2D written for a Conv2D
-        params = layer.params if layer is not None else {}
-        paths = [f"{model.name}/{keras_name}/{p}" for p in params]  # as Keras 3 names them
+    weights = model.weights()
+    for name, arrays in plan.layers:
+        layer_group = group.create_group(name)
+        paths = [f"{plan.prefix}{name}/{a}" for a, _ in arrays]  # as Keras 3 names them
         _names_attr(layer_group, "weight_names", paths)
-        for path, (p, value) in zip(paths, params.items(), strict=True):
-            _create_array(layer_group, path, to_keras(value, layouts[f"{keras_name}/{p}"]))
+        for path, (_, key) in zip(paths, arrays, strict=True):
+            _create_array(layer_group, path, to_keras(weights[key], plan.layouts[key]))
     _names_attr(group.create_group("top_level_model_weights"), "weight_names", [])
 
 
-def _optimizer_entries(model: Sequential, opt) -> list[tuple[str, str]]:
-    """``(parameter name, slot)`` of every state array of ``opt``, in Keras's order."""
-    order = [[s for s in group if s in opt.slot_names] for group in KERAS_SLOT_ORDER[opt.name]]
-    return [(param, slot) for group in order for param in model.parameters() for slot in group]
+def _optimizer_entries(model: Sequential, opt, plan: _Plan) -> list[tuple[str, str, str]]:
+    """``(parameter key, slot, Keras's name)`` of every state array of ``opt``, in Keras's
+    order: the trained parameters in the file's order of layers, slot group by slot group."""
+    params = model.parameters()
+    paths = [(f"{plan.prefix}{name}/{a}", key) for name, arrays in plan.layers
+             for a, key in arrays if key in params]  # fmt: skip
+    groups = [[s for s in group if s in opt.slot_names] for group in KERAS_SLOT_ORDER[opt.name]]
+    return [(key, slot, f"{opt.name}/{path.replace('/', '_')}_{slot}")
+            for group in groups for path, key in paths for slot in group]  # fmt: skip
 
 
-def _write_optimizer(f, model: Sequential, layouts: dict) -> None:
+def _write_optimizer(f, model: Sequential, plan: _Plan) -> None:
     opt, params = model.optimizer, model.parameters()
-    entries = _optimizer_entries(model, opt)
-    names = [f"{opt.name}/iteration", f"{opt.name}/learning_rate"] + [
-        f"{opt.name}/{model.name}_{param.replace('/', '_')}_{slot}" for param, slot in entries
-    ]
+    entries = _optimizer_entries(model, opt, plan)
+    names = [f"{opt.name}/iteration", f"{opt.name}/learning_rate"] + [e[2] for e in entries]
     group = f.create_group("optimizer_weights")
     _names_attr(group, "weight_names", names)
     group.create_dataset(names[0], data=np.int64(opt.iterations))
     group.create_dataset(names[1], data=np.asarray(opt.learning_rate, dtype=model.dtype))
-    for name, (param, slot) in zip(names[2:], entries, strict=True):
+    for param, slot, name in entries:
         # A slot the optimizer has not created yet is zeros, as Keras's are before a step.
         value = opt.slots[slot].get(param, np.zeros_like(params[param]))
-        _create_array(group, name, to_keras(value, layouts[param]))
+        _create_array(group, name, to_keras(value, plan.layouts[param]))
 
 
 def _write(model: Sequential, path, *, weights_only=False, metadata=None, include_optimizer=True,
@@ -263,14 +358,12 @@ def _write(model: Sequential, path, *, weights_only=False, metadata=None, includ
     """Write a model file (or, with ``weights_only``, a weights file) atomically."""
     if not model.built:
         raise ValueError(f"{model.name}: build the model before saving it (give input_shape=)")
-    layouts = keras_layouts(model)
-    config = keras_config.model_config(model)
-    keras_names = [entry["config"]["name"] for entry in config["config"]["layers"][1:]]
+    plan = _plan(model, writing=True)
     compiled = not weights_only and include_optimizer and model.optimizer is not None
     attrs = {"convnet_version": __version__}
     if not weights_only:
         attrs.update({
-            "model_config": json.dumps(config),
+            "model_config": json.dumps(plan.config),
             "keras_version": keras_config.KERAS_VERSION,
             "backend": BACKEND,
             "convnet_seed": json.dumps(model.seed),
@@ -287,9 +380,9 @@ def _write(model: Sequential, path, *, weights_only=False, metadata=None, includ
     with atomic_write(path) as tmp, h5py.File(tmp, "w", libver=("v108", "latest")) as f:
         f.attrs.update(attrs)
         weights = f if weights_only else f.create_group("model_weights")
-        _write_weights(weights, model, keras_names, layouts)
+        _write_weights(weights, model, plan)
         if compiled:
-            _write_optimizer(f, model, layouts)
+            _write_optimizer(f, model, plan)
 
 
 def save_model(model: Sequential, path, *, metadata=None, include_optimizer: bool = True) -> None:
@@ -431,52 +524,55 @@ def _weights_group(f, path):
 
 
 def _read_weights(group, model: Sequential, path) -> dict:
-    """Every parameter of ``model`` from a ``model_weights`` group, in convnet's layout.
+    """Every array of ``model.weights()`` from a ``model_weights`` group, in convnet's layout.
 
     Matched as Keras matches them: the file's layers that have weights, in order, to the
-    model's layers that have weights. Returns new arrays; nothing is assigned here.
+    model's layers that have weights, in the file's order (:func:`_plan`). Returns new
+    arrays; nothing is assigned here.
     """
-    layouts = keras_layouts(model)
+    plan = _plan(model, writing=False)
+    weights = model.weights()
     stored = []
     for name in _names(group, "layer_names"):
         if not isinstance(group.get(name), h5py.Group):
             raise ValueError(f"{path}: layer_names lists {name!r}, which has no group")
         if _names(group[name], "weight_names"):
             stored.append(name)
-    wanted = [layer for layer in model.layers if layer.params]
+    wanted = [(name, arrays) for name, arrays in plan.layers if arrays]
     if len(stored) != len(wanted):
         raise ValueError(
             f"{path}: the file has weights for {len(stored)} layers {stored}, the model has "
-            f"{len(wanted)} layers with weights {[layer.name for layer in wanted]}"
+            f"{len(wanted)} layers with weights {[name for name, _ in wanted]}"
         )
     values = {}
-    for layer, stored_name in zip(wanted, stored, strict=True):
+    for (name, arrays), stored_name in zip(wanted, stored, strict=True):
         layer_group = group[stored_name]
         weight_names = _names(layer_group, "weight_names")
-        if len(weight_names) != len(layer.params):
+        if len(weight_names) != len(arrays):
             raise ValueError(f"{path}: layer {stored_name} has weights {weight_names}; "
-                             f"{layer.name} needs {list(layer.params)}")  # fmt: skip
-        for weight_name, (p, value) in zip(weight_names, layer.params.items(), strict=True):
-            # 'sequential/dense/kernel' (Keras 3) or 'dense/kernel:0' (tf.keras 2)
+                             f"{name} needs {[a for a, _ in arrays]}")  # fmt: skip
+        for weight_name, (a, key) in zip(weight_names, arrays, strict=True):
+            # 'sequential/dense/kernel' (Keras 3), 'dense/kernel' (Keras 3, functional) or
+            # 'dense/kernel:0' (tf.keras 2)
             kind = weight_name.rsplit("/", 1)[-1].split(":")[0]
             dataset = None if weight_name.startswith("/") else layer_group.get(weight_name)
-            if kind != p or not isinstance(dataset, h5py.Dataset):
+            if kind != a or not isinstance(dataset, h5py.Dataset):
                 raise ValueError(f"{path}: layer {stored_name} lists weight {weight_name!r} "
-                                 f"where {layer.name} needs its {p}")  # fmt: skip
-            layout = layouts[f"{layer.name}/{p}"]
-            want = keras_shape(value.shape, layout)
+                                 f"where {name} needs its {a}")  # fmt: skip
+            layout = plan.layouts[key]
+            want = keras_shape(weights[key].shape, layout)
             if dataset.shape != want or dataset.dtype.kind != "f":
                 raise ValueError(
                     f"{path}: weight {weight_name} is {dataset.dtype} {dataset.shape}; "
-                    f"{layer.name} needs a float array of shape {want} (Keras's layout)"
+                    f"{name} needs a float array of shape {want} (Keras's layout)"
                 )
-            values[f"{layer.name}/{p}"] = from_keras(dataset[()], layout)
+            values[key] = from_keras(dataset[()], layout)
     return values
 
 
 def _assign(model: Sequential, values: dict) -> None:
-    for name, param in model.parameters().items():
-        param[...] = values[name]  # in place: the optimizer keeps referring to these arrays
+    for name, array in model.weights().items():
+        array[...] = values[name]  # in place: the optimizer keeps referring to these arrays
 
 
 def _read_optimizer_state(f, model: Sequential, opt, path) -> dict | None:
@@ -497,21 +593,21 @@ def _read_optimizer_state(f, model: Sequential, opt, path) -> dict | None:
     state = {"iterations": np.int64(iterations)}
     if not arrays:  # an optimizer that has not taken a step yet
         return state
-    entries = _optimizer_entries(model, opt)
+    plan = _plan(model, writing=False)
+    entries = _optimizer_entries(model, opt, plan)
     if len(arrays) != len(entries):
         raise ValueError(
             f"{path}: optimizer_weights holds {len(arrays)} state arrays; a "
             f"{type(opt).__name__} with these options keeps {len(entries)} for this model. "
             "Load with compile=False to skip the optimizer."
         )
-    layouts = keras_layouts(model)
     params = model.parameters()
-    for dataset, (param, slot) in zip(arrays, entries, strict=True):
-        want = keras_shape(params[param].shape, layouts[param])
+    for dataset, (param, slot, _) in zip(arrays, entries, strict=True):
+        want = keras_shape(params[param].shape, plan.layouts[param])
         if dataset.shape != want:
             raise ValueError(f"{path}: optimizer state {dataset.name} has shape {dataset.shape}, "
                              f"expected {want} for the {slot} of {param}")  # fmt: skip
-        state[f"{param}/{slot}"] = from_keras(dataset[()], layouts[param]).astype(model.dtype)
+        state[f"{param}/{slot}"] = from_keras(dataset[()], plan.layouts[param]).astype(model.dtype)
     return state
 
 
@@ -653,8 +749,9 @@ class Checkpoint:
 
 
 def _generators(model: Sequential) -> dict:
-    """The random generators of the layers (dropout masks), by layer name."""
-    return {layer.name: layer.rng for layer in model.layers
+    """The random generators of the layers (dropout masks), those inside residual blocks
+    included, by layer name."""
+    return {layer.name: layer.rng for layer in L.walk(model.layers)
             if isinstance(getattr(layer, "rng", None), np.random.Generator)}  # fmt: skip
 
 

@@ -390,6 +390,69 @@ def test_a_resumed_run_needs_the_dropout_generators(tmp_path):
                               straight.layers[-1].params["kernel"])  # fmt: skip
 
 
+def modern_net(seed=0):
+    """Batch normalization, a projecting residual block with dropout inside, global average
+    pooling."""
+    return Sequential([
+        L.Conv2D(4, 3, padding="same", use_bias=False), L.BatchNormalization(momentum=0.8),
+        L.ReLU(),
+        L.Residual([L.Conv2D(6, 3, strides=2, padding="same", use_bias=False),
+                    L.BatchNormalization(momentum=0.8), L.ReLU(), L.Dropout(0.3),
+                    L.Conv2D(6, 3, padding="same")], activation="relu"),
+        L.GlobalAveragePooling2D(), L.Dense(3, activation="softmax"),
+    ], input_shape=(1, 8, 8), seed=seed)  # fmt: skip
+
+
+def test_resuming_a_model_with_batchnorm_and_blocks_is_bit_identical(tmp_path):
+    x, y = blobs()
+    fit = dict(batch_size=16, seed=5, verbose=0)
+    straight = modern_net()
+    straight.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    straight.fit(x, y, epochs=2, **fit)
+
+    path = tmp_path / "checkpoint.h5"
+    first = modern_net()
+    first.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    first.fit(x, y, epochs=1, callbacks=[callbacks.TrainingCheckpoint(path)], **fit)
+    ckpt = load_checkpoint(path)
+    ckpt.model.fit(x, y, epochs=2, initial_epoch=ckpt.epoch, **fit)
+
+    weights = ckpt.model.weights()
+    assert list(weights) == list(straight.weights())
+    assert "residual/batch_normalization_1/moving_variance" in weights
+    for name, value in straight.weights().items():  # the moving statistics too
+        np.testing.assert_array_equal(weights[name], value, err_msg=name)
+    state = ckpt.model.optimizer.state_dict()
+    for key, value in straight.optimizer.state_dict().items():
+        np.testing.assert_array_equal(state[key], value, err_msg=key)
+    # The dropout inside the block is what needs its generator: resumed without it (a model
+    # file keeps none), the second epoch draws other masks.
+    model = load_model(path)
+    model.fit(x, y, epochs=2, initial_epoch=1, **fit)
+    assert not np.array_equal(model.layers[-1].params["kernel"],
+                              straight.layers[-1].params["kernel"])  # fmt: skip
+
+
+def test_early_stopping_restores_the_moving_statistics_of_the_best_epoch():
+    x, y = blobs()
+    model = modern_net()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    stop = callbacks.EarlyStopping(monitor="loss", patience=0, restore_best_weights=True)
+    stop.set_model(model)
+    stop.on_train_begin()
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    stop.on_epoch_end(0, {"loss": 0.5})
+    best = {name: value.copy() for name, value in model.weights().items()}
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)  # moves weights and statistics
+    moving = "residual/batch_normalization_1/moving_mean"
+    assert not np.array_equal(model.weights()[moving], best[moving])
+    stop.on_epoch_end(1, {"loss": 0.9})
+    stop.on_train_end()
+    assert model.stop_training
+    for name, value in best.items():
+        np.testing.assert_array_equal(model.weights()[name], value, err_msg=name)
+
+
 def test_checkpoints_skip_a_diverged_epoch_and_need_the_resume_record(tmp_path):
     x, y = blobs()
     model = tiny_net()
