@@ -152,6 +152,11 @@ def run_settings(args, stored=None) -> dict:
     Traceback (most recent call last):
     ...
     ValueError: the checkpoint's run used --batch-size 128; resume without --batch-size 64, or start a new run in another --out folder
+    >>> run_settings(Namespace(**{**vars(given), "batch_size": None, "epochs": 15}),
+    ...              stored={"net": "modern", "epochs": 12, "schedule": "onecycle"})
+    Traceback (most recent call last):
+    ...
+    ValueError: the checkpoint's run follows its --schedule over 12 epochs; resume it without --epochs 15
     """  # noqa: E501
     settings = {}
     net = (stored or {}).get("net") or args.net
@@ -162,6 +167,11 @@ def run_settings(args, stored=None) -> dict:
             continue
         recorded = stored.get(key, BEFORE_OPTION.get(key, default))
         option = "--" + key.replace("_", "-")
+        scheduled = stored.get("schedule", BEFORE_OPTION["schedule"]) != "constant"
+        if key == "epochs" and scheduled and given is not None and given != recorded:
+            # A schedule's curve is laid over the whole run: another length would bend it.
+            raise ValueError(f"the checkpoint's run follows its --schedule over {recorded} "
+                             f"epochs; resume it without --epochs {given}")  # fmt: skip
         if given is not None and given != recorded and key != "epochs":
             raise ValueError(f"the checkpoint's run used {option} {recorded}; resume without "
                              f"{option} {given}, or start a new run in another --out folder")

@@ -246,19 +246,25 @@ def check_op(forward, backward, inputs: dict, *, seed: int = 0, h: float = 1e-5,
 
 @contextlib.contextmanager
 def _same_randomness(layers):
-    """Make every forward pass inside the block draw the same random numbers (dropout masks).
+    """Make every forward pass inside the block draw the same random numbers (dropout masks),
+    and leave the layers' state (BatchNormalization's moving statistics, which every
+    training-mode pass moves) as it was found.
 
     Each layer that owns a Generator (``layer.rng``) has its state rewound before every call
     of the returned ``rewind`` function.
     """
     from convnet.layers import walk  # the layers inside a Residual draw masks too
 
-    gens = [layer.rng for layer in walk(layers) if getattr(layer, "rng", None) is not None]
+    every = list(walk(layers))
+    gens = [layer.rng for layer in every if getattr(layer, "rng", None) is not None]
     states = [g.bit_generator.state for g in gens]
+    kept = [(a, a.copy()) for layer in every for a in layer.state.values()]
 
     def rewind():
         for g, s in zip(gens, states, strict=True):
             g.bit_generator.state = s
+        for array, before in kept:
+            array[...] = before
 
     try:
         yield rewind

@@ -291,7 +291,8 @@ def receptive_field(model, layer) -> tuple:
     Composed layer by layer from the input: a window of ``k`` pixels with stride ``s`` on a
     map whose positions are ``jump`` input pixels apart and ``size`` wide sees
     ``size + (k - 1) * jump`` input pixels, and its positions are ``jump * s`` apart.
-    Layers without a window (activations, dropout) change nothing.
+    Layers without a window (activations, dropout) change nothing. A Residual block's field
+    is that of its block's layers: the shortcut, a 1x1 window, sees less.
 
     Returns
     -------
@@ -311,18 +312,22 @@ def receptive_field(model, layer) -> tuple:
     from convnet.layers import _Pool2D
     from convnet.shapes import resolve_padding
 
+    def along_blocks(layers):  # a Residual's block layers, then the block itself
+        for one in layers:
+            if isinstance(one, Residual):
+                yield from along_blocks(one.layers)
+            yield one
+
     target = _layer(model, layer)
     size, jump, start = [1, 1], [1, 1], [0, 0]
-    shape = model.input_shape
-    for one in model.layers:
+    for one in along_blocks(model.layers):
         if isinstance(one, (Conv2D, _Pool2D)):
             window = one.kernel_size if isinstance(one, Conv2D) else one.pool_size
-            pads = resolve_padding(one.padding, shape[1:], window, one.strides)
+            pads = resolve_padding(one.padding, one.input_shape[1:], window, one.strides)
             for axis in range(2):
                 start[axis] -= pads[2 * axis] * jump[axis]
                 size[axis] += (window[axis] - 1) * jump[axis]
                 jump[axis] *= one.strides[axis]
-        shape = one.output_shape
         if one is target:
             return tuple(size), tuple(jump), tuple(start)
     raise ValueError(f"{model.name}: no layer {target.name!r}")

@@ -533,7 +533,8 @@ class BatchNormalization(Layer):
     ----------
     momentum : float in [0, 1)
         How much of the moving averages each batch keeps: 0.99 keeps 99% (an average over
-        roughly the last 100 batches). PyTorch's ``momentum`` is the other share, 0.1.
+        roughly the last 100 batches). PyTorch's ``momentum`` is the other share: its 0.1 is
+        0.9 here.
     epsilon : float > 0
         Added to the variance before its square root.
     center, scale : bool

@@ -129,6 +129,21 @@ def test_train_net_small_trains_the_small_cnn(tmp_path, capsys):
     assert load_model(tmp_path / "mnist.h5").count_params() == 5994
 
 
+def test_train_net_modern_uses_its_recipe_and_writes_a_loadable_residual_model(tmp_path):
+    from convnet.io import load_model
+
+    assert main(["train", "--net", "modern", "--limit", "300", "--epochs", "1",
+                 "--out", str(tmp_path), "--verbose", "0"]) == 0  # fmt: skip
+    results = json.loads((tmp_path / "results.json").read_text())
+    recipe = {"net": "modern", "optimizer": "adamw", "learning_rate": 3e-3,
+              "schedule": "onecycle", "shift": 2, "rotate": 10, "zoom": 0.1}  # fmt: skip
+    assert {key: results[key] for key in recipe} == recipe
+    assert [point["epoch"] for point in results["accuracy_against_seconds"]] == [1]
+    model = load_model(tmp_path / "mnist.h5")
+    assert model.count_params() == 308842 and type(model.optimizer).__name__ == "AdamW"
+    assert (tmp_path / "time_to_accuracy.png").stat().st_size > 0
+
+
 @pytest.mark.parametrize("name", ["keras3_small_cnn.h5", "tfkeras2_small_cnn.h5"])
 def test_evaluate_scores_a_keras_file(name, capsys):
     """A file Keras wrote (compiled there for one-hot labels) is scored on MNIST's integer

@@ -232,3 +232,23 @@ def test_the_strongest_patches_are_the_input_under_the_largest_responses():
             assert maps[n, channel, i, j] == values[channel, rank]
     fig = patches_figure(model, conv, x, top=4, channels=2)
     np.testing.assert_allclose(fig.axes[5].images[0].get_array(), patches[1, 1].mean(axis=0))
+
+
+def test_a_residual_blocks_receptive_field_is_its_block_layers():
+    # The same layers with and without the block around them see the same input pixels.
+    from convnet.inspect import receptive_field
+
+    def layers(wrap):
+        inner = [L.Conv2D(3, 3, strides=2, padding="same"), L.BatchNormalization(),
+                 L.Conv2D(3, 3, padding="same")]  # fmt: skip
+        return [L.Conv2D(3, 3, padding="same"), L.MaxPool2D(2),
+                *(wrap(inner) if wrap else inner)]
+
+    blocked = Sequential(layers(lambda inner: [L.Residual(inner, name="block")]),
+                         input_shape=(1, 12, 12), seed=0)  # fmt: skip
+    flat = Sequential(layers(None), input_shape=(1, 12, 12), seed=0)
+    expected = receptive_field(flat, flat.layers[-1].name)
+    assert receptive_field(blocked, "block") == expected
+    # 3x3 (pad 1): 3 wide from -1; pool: 4, jump 2; 3x3 stride 2 on 6x6 ('same' pads only
+    # after): 8, jump 4; 3x3 (pad 1 at jump 4): 16 wide from -1 - 4 = -5
+    assert expected == ((16, 16), (4, 4), (-5, -5))

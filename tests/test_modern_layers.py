@@ -295,3 +295,14 @@ def test_a_modern_model_memorises_a_tiny_set():
     model.optimizer.learning_rate = 0.01
     model.fit(x, y, epochs=60, batch_size=8, verbose=0)
     assert model.evaluate(x, y)[1] == 1.0
+
+
+def test_gradient_checks_leave_the_moving_statistics_as_they_were():
+    model = _modern(dropout=0.2)
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    before = {name: w.copy() for name, w in model.weights().items() if "moving" in name}
+    rng = np.random.default_rng(0)
+    check_model(model, away_from_zero((3, 2, 6, 6), rng), rng.integers(0, 3, 3))
+    check_layer(model.layers[1], rng.normal(size=(3, 4, 6, 6)))
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.weights()[name], value, err_msg=name)

@@ -9,12 +9,12 @@ import os
 import numpy as np
 import pytest
 
-from convnet import Sequential, callbacks, optimizers
+from convnet import Sequential, callbacks, nets, optimizers
 from convnet import layers as L
 from convnet.augment import RandomAffine, random_shift
 from convnet.io import load_checkpoint, load_model
 from convnet.model import top_k_accuracy
-from convnet.nets import modern_net, seed_net
+from convnet.nets import seed_net
 
 
 def tiny_net(seed=0):
@@ -505,17 +505,19 @@ def test_seeded_5000_image_run_reaches_95_percent(mnist):
     assert math.isfinite(loss)
 
 
-# Measured on an Intel Xeon (Sapphire Rapids class), seed 0: 0.964 on the tuned rung, 0.969
+# Measured on an "Intel(R) Xeon(R) Processor" (lscpu), seed 0: 0.964 on the tuned rung, 0.969
 # on the fast one (the rungs' float32 sums differ in order, and the runs part slowly).
 MODERN_5000 = 0.95
 
 
+@needs_mnist
+@pytest.mark.slow
 def test_seeded_5000_image_run_of_the_modern_recipe(mnist):
     # The recipe of `train --net modern` (AdamW, one cycle, turns, zooms and moves), shortened
     # to 2 epochs of 5,000 images.
     from convnet.cli import make_optimizer
 
-    model = modern_net(seed=0)
+    model = nets.modern_net(seed=0)
     model.compile(optimizer=make_optimizer("adamw", 3e-3),
                   loss="sparse_categorical_crossentropy")  # fmt: skip
     model.fit(mnist.x_train[:5000], mnist.y_train[:5000], epochs=2, batch_size=64, seed=0,

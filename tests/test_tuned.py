@@ -272,3 +272,39 @@ def test_logits_stops_only_before_the_last_softmax(backend):
     hidden = ops.softmax(x @ first["kernel"] + first["bias"])
     np.testing.assert_allclose(model.forward(x, logits=True),
                                hidden @ second["kernel"] + second["bias"], rtol=1e-12)
+
+
+def _residual_model(backend="tuned"):
+    return Sequential([
+        L.Conv2D(3, 3, padding="same", use_bias=False), L.BatchNormalization(), L.ReLU(),
+        L.Residual([L.Conv2D(3, 3, padding="same", activation="relu"),
+                    L.Conv2D(3, 3, padding="same")], activation="relu", name="block"),
+        L.Residual([L.Conv2D(4, 3, strides=2, padding="same")], name="down"),
+        L.Flatten(), L.Dense(2, activation="softmax"),
+    ], input_shape=(1, 6, 6), seed=0, backend=backend)  # fmt: skip
+
+
+def test_a_residual_blocks_layers_run_as_tuned_steps():
+    model = _residual_model()
+    block = model._steps[3]
+    assert type(block) is tuned_steps.ResidualStep
+    assert [type(step).__name__ for step in block.block] == ["ConvStep", "ConvStep"]
+    assert block.shortcut is None and type(model._steps[4].shortcut) is tuned_steps.ConvStep
+
+
+def test_residual_blocks_keep_arrays_between_batches_without_changing_answers(monkeypatch):
+    monkeypatch.setattr(tuned_steps, "KEEP_FROM_BYTES", 0)  # keep even these tiny outputs
+    tuned, fast = _residual_model(), _residual_model("fast")
+    batches = np.random.default_rng(2).random((4, 5, 1, 6, 6), dtype=np.float32)
+    answers = [tuned.predict(x) for x in batches]  # each batch writes into the last's arrays
+    assert any(step.kept for step in tuned._steps[3].block)
+    for x, answer in zip(batches, answers, strict=True):
+        np.testing.assert_allclose(answer, fast.predict(x), rtol=1e-5, atol=1e-7)
+
+
+def test_nan_made_inside_a_residual_block_is_traced_to_the_inner_layer():
+    model = _residual_model()
+    model.layers[3].layers[0].params["kernel"][0, 0, 0, 0] = np.nan  # conv2d_1 makes NaN
+    x = np.random.default_rng(0).random((2, 1, 6, 6), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"conv2d_2 \(Conv2D\).*NaN or Inf"):
+        model.predict(x)

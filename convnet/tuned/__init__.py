@@ -47,9 +47,9 @@ def _step(layer):
         return DenseStep(layer)
     if type(layer) is Residual:  # its layers planned as a model's, checked by the block
         block = _flagged([_step(inner) for inner in layer.layers])
-        for step in block:
-            step.check = False
         shortcut = _step(layer.shortcut) if layer.shortcut is not None else None
+        for step in [*block, *([shortcut] if shortcut is not None else [])]:
+            step.check = False
         return ResidualStep(layer, block, shortcut)
     return LayerStep(layer)
 

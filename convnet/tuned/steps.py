@@ -242,6 +242,15 @@ class BandsStep:
         return dout
 
 
+def _with_inner(steps):
+    """Every step of ``steps`` and, after a :class:`ResidualStep`, the steps inside it."""
+    for step in steps:
+        yield step
+        if isinstance(step, ResidualStep):
+            inner = [*step.block, *([step.shortcut] if step.shortcut is not None else [])]
+            yield from _with_inner(inner)
+
+
 class OutputCheck:
     """The last step, wrapped: at inference, a non-finite output sends the input through the
     steps again with every check on, so that the error names the first layer that received a
@@ -256,14 +265,16 @@ class OutputCheck:
         out = self.last.forward(x, training=training, logits=logits)
         if training or np.isfinite(out).all():
             return out
-        checks = [step.check for step in self.steps]
+        every = list(_with_inner(self.steps))  # a block's steps too, to name its layer
+        checks = [step.check for step in every]
         try:
+            for step in every:
+                step.check = True
             again = self.steps[0].last_input
             for step in self.steps:
-                step.check = True
                 again = step.forward(again, logits=logits and step is self.steps[-1])
         finally:
-            for step, check in zip(self.steps, checks, strict=True):
+            for step, check in zip(every, checks, strict=True):
                 step.check = check
         return out
 
