@@ -132,7 +132,7 @@ def test_train_net_small_trains_the_small_cnn(tmp_path, capsys):
 def test_train_net_modern_uses_its_recipe_and_writes_a_loadable_residual_model(tmp_path):
     from convnet.io import load_model
 
-    assert main(["train", "--net", "modern", "--limit", "300", "--epochs", "1",
+    assert main(["train", "--net", "modern", "--limit", "640", "--epochs", "1",
                  "--out", str(tmp_path), "--verbose", "0"]) == 0  # fmt: skip
     results = json.loads((tmp_path / "results.json").read_text())
     recipe = {"net": "modern", "optimizer": "adamw", "learning_rate": 3e-3,
