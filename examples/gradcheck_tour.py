@@ -82,6 +82,15 @@ def layer_cases(backend: str):
         ("Tanh", L.Tanh(**kw), normal(3, 5)),
         ("Softmax", L.Softmax(**kw), normal(3, 5)),
         ("Activation('tanh')", L.Activation("tanh", **kw), normal(2, 2, 3, 3)),
+        ("BatchNormalization over channels (training)", L.BatchNormalization(**kw),
+         normal(3, 2, 3, 3)),
+        ("BatchNormalization over features (training)", L.BatchNormalization(**kw),
+         normal(4, 5)),
+        ("GlobalAveragePooling2D", L.GlobalAveragePooling2D(**kw), normal(2, 3, 4, 4)),
+        ("Residual: conv, BN, strided conv, 1x1 projection, tanh",
+         L.Residual([L.Conv2D(3, 3, padding="same", activation="tanh"), L.BatchNormalization(),
+                     L.Conv2D(4, 3, strides=2, padding="same")], activation="tanh", **kw),
+         normal(2, 3, 5, 5)),
     ]  # fmt: skip
 
 
