@@ -53,6 +53,7 @@ __all__ = [
     "GlobalAveragePooling2D",
     "Residual",
     "walk",
+    "nested",
     "name_layers",
     "Activation",
     "ReLU",
@@ -729,9 +730,7 @@ class Residual(Layer):
 
     def _create_params(self, rng):
         # The inner layers' live arrays, under their names: the optimizer updates them in place.
-        for kind in ("params", "state"):
-            setattr(self, kind, {f"{layer.name}/{k}": v for layer in self.sublayers
-                                 for k, v in getattr(layer, kind).items()})  # fmt: skip
+        self.params, self.state = self._inner("params"), self._inner("state")
 
     def _forward(self, x, training):
         h = x
@@ -751,8 +750,12 @@ class Residual(Layer):
 
     def gather_grads(self) -> None:
         """Collect the inner layers' new gradients (backward rebinds them) under their names."""
-        self.grads = {f"{layer.name}/{k}": v for layer in self.sublayers
-                      for k, v in layer.grads.items()}  # fmt: skip
+        self.grads = self._inner("grads")
+
+    def _inner(self, kind) -> dict:
+        """The inner layers' ``params``, ``state`` or ``grads``, as ``inner_name/key``."""
+        return {f"{layer.name}/{k}": v for layer in self.sublayers
+                for k, v in getattr(layer, kind).items()}  # fmt: skip
 
     def get_config(self):
         return {**super().get_config(), "layers": self.layers}
@@ -787,9 +790,21 @@ def walk(layers):
     >>> [layer.name for layer in walk([Dense(4, name="first"), block])]
     ['first', 'block', 'inner']
     """
+    return (layer for layer, _ in nested(layers))
+
+
+def nested(layers, depth=0):
+    """``(layer, depth)`` in :func:`walk`'s order: 0 for ``layers``, 1 inside their blocks, ...
+
+    Examples
+    --------
+    >>> block = Residual([Dense(4, name="inner")], name="block")
+    >>> [(layer.name, depth) for layer, depth in nested([block])]
+    [('block', 0), ('inner', 1)]
+    """
     for layer in layers:
-        yield layer
-        yield from walk(getattr(layer, "sublayers", ()))
+        yield layer, depth
+        yield from nested(getattr(layer, "sublayers", ()), depth + 1)
 
 
 class Activation(Layer):

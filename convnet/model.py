@@ -27,7 +27,7 @@ import numpy as np
 
 from convnet import backend as backends
 from convnet import losses, optimizers
-from convnet.layers import Layer, name_layers, walk
+from convnet.layers import Layer, name_layers, nested, walk
 from convnet.metrics import ACCURACY_ALIASES, METRICS, accuracy, top_k_accuracy
 from convnet.shapes import channels_last_hint, check_float
 
@@ -59,13 +59,6 @@ def steps_for(layers, rung: str) -> list:
             raise
         return list(layers)  # the annex removed: only speed is lost
     return tuned.plan(layers)
-
-
-def _nested(layers, depth=0):
-    """``(layer, depth)`` for every layer, those inside a Residual after it at ``depth + 1``."""
-    for layer in layers:
-        yield layer, depth
-        yield from _nested(getattr(layer, "sublayers", ()), depth + 1)
 
 
 class Sequential:
@@ -328,7 +321,7 @@ class Sequential:
                 "build((C, H, W)) first"
             )
         names = [f"{'  ' * depth}{layer.name} ({type(layer).__name__})"
-                 for layer, depth in _nested(self.layers)]
+                 for layer, depth in nested(self.layers)]
         widths = (max(34, max(map(len, names)) + 2), 26, 14)
         rule = "-" * sum(widths)
 
@@ -338,7 +331,7 @@ class Sequential:
         lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #"),
                  "=" * sum(widths)]  # fmt: skip
         lines.append(row("input (Input)", str((None, *self.input_shape)), "0"))
-        for name, (layer, _) in zip(names, _nested(self.layers), strict=True):
+        for name, (layer, _) in zip(names, nested(self.layers), strict=True):
             lines.append(row(name, str((None, *layer.output_shape)), f"{layer.count_params():,}"))
         total = self.count_params()
         trainable = sum(p.size for p in self.parameters().values())
