@@ -23,8 +23,10 @@ import sys
 import numba
 from numba import get_num_threads, parallel_chunksize, prange
 from numba.core import event
+from numba.core.errors import NumbaPerformanceWarning
 
-__all__ = ["kernel", "prange", "parallel_chunksize", "get_num_threads", "JIT_ENABLED"]
+__all__ = ["kernel", "prange", "parallel_chunksize", "get_num_threads", "JIT_ENABLED",
+           "NumbaPerformanceWarning"]
 
 #: False when ``NUMBA_DISABLE_JIT=1``: kernels then run as plain Python.
 JIT_ENABLED = not numba.config.DISABLE_JIT

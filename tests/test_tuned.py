@@ -117,6 +117,37 @@ def test_tuned_dense_of_a_few_rows_split_over_cores_equals_numpy(n, d_in, d_out,
             dense.WEIGHTS_PER_ITEM = old
 
 
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 20), st.booleans(), st.booleans(),
+       st.integers(0, 2**32 - 1))  # fmt: skip
+def test_every_way_of_the_tuned_dense_product_equals_numpy(n, d, m, a_t, b_t, seed):
+    # The dense layer's products read transposed views (x.T, w.T) as they lie.
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(d, n)).T if a_t else rng.normal(size=(n, d))
+    b = rng.normal(size=(m, d)).T if b_t else rng.normal(size=(d, m))
+    for way in dense.MATMUL_WAYS:
+        got = dense.matmul(a, b, way=way)
+        assert got.shape == (n, m) and rel_error(got, a @ b) <= EXACT, way
+
+
+def test_blas_is_held_to_one_thread_only_inside_the_kernels():
+    # Each core calls BLAS on its own product: BLAS must not share it out again, and the
+    # user's own BLAS calls afterwards get the thread count they had.
+    from threadpoolctl import threadpool_info
+
+    from convnet.tuned import blas
+
+    if not blas.available():
+        pytest.skip("no BLAS whose thread count can be set")
+
+    def counts():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = counts()
+    with blas.one_thread():
+        assert set(counts()) == {1}
+    assert counts() == before
+
+
 # --- a whole model on every rung --------------------------------------------------------------
 
 

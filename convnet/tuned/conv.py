@@ -25,17 +25,18 @@ import numpy as np
 from convnet.im2col import col2im_image, im2col_image
 from convnet.jit import kernel, parallel_chunksize, prange
 from convnet.ops.conv import conv2d_backward, conv2d_forward
-from convnet.tuned import autotune
-from convnet.tuned.gemm import gemm_nn, gemm_nt
+from convnet.tuned import autotune, blas
+from convnet.tuned.blas import product, product_nt
 
 __all__ = ["conv_rows", "forward", "backward", "FORWARD_WAYS", "BACKWARD_WAYS"]
 
 
 @kernel
-def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu, cols, prod,
-              out):  # fmt: skip
+def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu, blas, cols,
+              prod, out):  # fmt: skip
     """Output rows ``oh_start <= oh < oh_stop`` of one image: ``w_mat @ cols + b``, then ReLU
-    if asked, into ``out[:, oh_start*W_out : oh_stop*W_out]``.
+    if asked, into ``out[:, oh_start*W_out : oh_stop*W_out]``. The product is BLAS's if
+    ``blas`` (see :mod:`convnet.tuned.blas`), else the register-tiled GEMM's.
 
     x : (C, H, W); w_mat : (F, K); b : (F,); cols : (K, P) and prod : (F, P) scratch, where
     ``P = (oh_stop - oh_start) * W_out``; out : (F, H_out * W_out), the image's output.
@@ -43,7 +44,7 @@ def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rel
     straight into place). :mod:`convnet.tuned.bands` calls this too, for bands of rows.
     """
     im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
-    gemm_nn(w_mat, cols, prod, False)  # (F, K) x (K, P) -> (F, P)
+    product(w_mat, cols, prod, False, blas)  # (F, K) x (K, P) -> (F, P)
     p_start, p_stop = oh_start * w_out, oh_stop * w_out
     for f in range(w_mat.shape[0]):  # + bias, ReLU, into place
         # views that start at 0, so that the compiler sees no negative index and vectorises
@@ -57,7 +58,7 @@ def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, rel
 
 @kernel(parallel=True)
 def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, n_pieces,
-                         relu, out):  # fmt: skip
+                         relu, blas, out):  # fmt: skip
     """out[n] (F, P) = w_mat (F, K) @ cols(x[n]) (K, P) + b, then ReLU if asked.
 
     The work is cut into ``n_chunks`` runs of images times ``n_pieces`` runs of output rows
@@ -73,12 +74,12 @@ def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_ch
         prod = np.empty((n_filt, (oh_stop - oh_start) * w_out if n_pieces > 1 else 0), x.dtype)
         for n in range(chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks):
             conv_rows(x[n], w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu,
-                      cols, out[n] if n_pieces == 1 else prod, out[n])  # fmt: skip
+                      blas, cols, out[n] if n_pieces == 1 else prod, out[n])  # fmt: skip
 
 
 @kernel(parallel=True)
 def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, need_dx,
-                          relu_out, dw_parts, db_parts, dx):  # fmt: skip
+                          relu_out, blas, dw_parts, db_parts, dx):  # fmt: skip
     """Over chunk t of the images: dw_parts[t] = sum d[n] @ cols[n]^T, db_parts[t] = sum of
     d[n] over positions; dx[n] = col2im(w^T @ d[n]).
 
@@ -102,10 +103,11 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
             for f in range(n_filt):
                 db_parts[t, f] += d_n[f].sum()
             im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out, cols)  # (K, P)
-            gemm_nt(d_n, cols, dw_parts[t], True)  # (F, P) x (K, P)^T -> (F, K), summed
+            product_nt(d_n, cols, dw_parts[t], True, blas)  # (F, P) x (K, P)^T -> (F, K), summed
             if need_dx:
-                # summed over only F filters: gemm_nn, which has no per-tile sums to finish
-                gemm_nn(w_t, d_n, dcols, False)  # (K, F) x (F, P) -> (K, P)
+                # summed over only F filters: gemm_nn (when not BLAS), which has no per-tile
+                # sums to finish
+                product(w_t, d_n, dcols, False, blas)  # (K, F) x (F, P) -> (K, P)
                 col2im_image(dcols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
 
 
@@ -236,7 +238,7 @@ def _w_out(x, w, stride_hw, pads):
 # ---------------------------------------------------------------------------------------------
 
 
-def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out):
+def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out, use_blas=False):
     (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
     n_img, n_filt = x.shape[0], w.shape[0]
     w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
@@ -244,13 +246,13 @@ def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out):
     # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
     # pieces of one image go in equal shares fixed in advance, which saves the cost of
     # handing out: a few percent of one image's pass.
-    with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext():
+    with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext(), _threads(use_blas):
         _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                             n_chunks, n_pieces, relu,
+                             n_chunks, n_pieces, relu, use_blas,
                              out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
 
 
-def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx):
+def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=False):
     (kh, kw), (sh, sw) = w.shape[2:], stride_hw
     n_img, n_filt, n_pos = d.shape
     w_out = _w_out(x, w, stride_hw, pads)
@@ -259,9 +261,9 @@ def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx):
     dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
     db_parts = np.zeros((n_chunks, n_filt), x.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
-    with parallel_chunksize(1):
+    with parallel_chunksize(1), _threads(use_blas):
         _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], n_pos // w_out,
-                              w_out, n_chunks, need_dx, relu_out, dw_parts, db_parts,
+                              w_out, n_chunks, need_dx, relu_out, use_blas, dw_parts, db_parts,
                               dx)  # fmt: skip
     dw = dw_parts.sum(axis=0).reshape(w.shape)
     return (dx if need_dx else None), dw, db_parts.sum(axis=0)
@@ -290,10 +292,22 @@ def _backward_core(d, x, w, stride_hw, pads, relu_out, need_dx):
     return (dx if need_dx else None), dw, db
 
 
-FORWARD_WAYS = {"per-image": _forward_per_image, "fast rung": _forward_core,
+def _threads(use_blas):
+    """Where each core calls BLAS on its own image, BLAS must not share the call out again."""
+    return blas.one_thread() if use_blas else contextlib.nullcontext()
+
+
+#: The ways to do a batch's forward and backward passes. "per-image, BLAS" is offered only
+#: where BLAS can be held to one thread per call (:func:`convnet.tuned.blas.available`). The
+#: ways that leave BLAS's own threads spinning go last (see :func:`convnet.tuned.autotune.choose`).
+FORWARD_WAYS = {"per-image": _forward_per_image,
+                "per-image, BLAS": functools.partial(_forward_per_image, use_blas=True),
+                "fast rung": _forward_core,
                 **{f"BLAS, {g} images": functools.partial(_forward_grouped, group=g)
                    for g in (8, 16)}}  # fmt: skip
-BACKWARD_WAYS = {"per-image": _backward_per_image, "fast rung": _backward_core,
+BACKWARD_WAYS = {"per-image": _backward_per_image,
+                 "per-image, BLAS": functools.partial(_backward_per_image, use_blas=True),
+                 "fast rung": _backward_core,
                  **{f"BLAS, {g} images": functools.partial(_backward_grouped, group=g)
                     for g in (8, 16)}}  # fmt: skip
 
@@ -306,8 +320,10 @@ CORE_CANDIDATE_BYTES = 1 << 27
 
 def _candidates(ways, x, w, n_pos):
     patches = x.shape[0] * w[0].size * n_pos * x.itemsize
-    return ways if patches <= CORE_CANDIDATE_BYTES else \
-        {name: way for name, way in ways.items() if name != "fast rung"}  # fmt: skip
+    drop = {"fast rung"} if patches > CORE_CANDIDATE_BYTES else set()
+    if not blas.available():
+        drop.add("per-image, BLAS")
+    return {name: way for name, way in ways.items() if name not in drop}
 
 
 def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None, way=None):

@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from convnet.jit import kernel, prange
+from convnet.tuned import autotune, blas
+from convnet.tuned.gemm import matmul_nn, matmul_nt
 
-__all__ = ["SMALL_BATCH", "add_row_product", "few_rows"]
+__all__ = ["SMALL_BATCH", "add_row_product", "few_rows", "matmul", "MATMUL_WAYS"]
 
 
 #: Up to this many rows, :func:`few_rows` shares out blocks of ``w``'s rows between the
@@ -78,3 +80,33 @@ def few_rows(x, w):
     # time, parallel_chunksize(1), costs more than it balances here
     _dense_few_rows_in_parallel(x, w, n_items, parts)
     return parts.sum(axis=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# A batch: the dense layer's three products, each the way measured fastest for its shapes.
+# ---------------------------------------------------------------------------------------------
+
+
+def _register_tiled(a, b):
+    # gemm_nn wants b's rows contiguous; a transposed b (the kernel, w.T) is gemm_nt's case
+    return matmul_nt(a, b.T) if b.flags.f_contiguous and not b.flags.c_contiguous else \
+        matmul_nn(a, b)  # fmt: skip
+
+
+#: Ways to do a batch's product: the register-tiled GEMM on blocks of rows
+#: (:mod:`convnet.tuned.gemm`), BLAS on each core's block of rows (:mod:`convnet.tuned.blas`),
+#: and NumPy's ``@``, whose BLAS shares the product between the cores with threads of its own.
+MATMUL_WAYS = {"register-tiled GEMM": _register_tiled, "BLAS per core": blas.matmul,
+               "NumPy's BLAS": np.matmul}  # fmt: skip
+
+
+def matmul(a, b, way=None):
+    """``a @ b`` for a batch, ``a`` (N, D) and ``b`` (D, M) in any layout (a transposed view is
+    read as it lies), the way :func:`convnet.tuned.autotune.choose` measured fastest for these
+    shapes on this machine (or ``way``, a key of :data:`MATMUL_WAYS`)."""
+    if way is None:
+        ways = MATMUL_WAYS if blas.available() else \
+            {k: v for k, v in MATMUL_WAYS.items() if k != "BLAS per core"}  # fmt: skip
+        key = (a.shape, b.shape, a.flags.c_contiguous, b.flags.c_contiguous, a.dtype.name)
+        way = autotune.choose("dense_matmul", key, ways, lambda f: f(a, b))
+    return MATMUL_WAYS[way](a, b)

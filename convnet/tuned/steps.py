@@ -27,7 +27,6 @@ from convnet.jit import get_num_threads
 from convnet.layers import ACTIVATIONS
 from convnet.shapes import resolve_padding
 from convnet.tuned import bands, conv, dense, pool
-from convnet.tuned.gemm import matmul_nn, matmul_nt
 
 __all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "PoolStep", "DenseStep",
            "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
@@ -152,15 +151,16 @@ class PoolStep(Step):
 
 
 class DenseStep(Step):
-    """Dense: a few rows by :func:`convnet.tuned.dense.few_rows`, a batch by the register-tiled
-    GEMM. (NumPy's BLAS would do the product as fast or faster on its own, but its threads
+    """Dense: a few rows by :func:`convnet.tuned.dense.few_rows`, a batch by
+    :func:`convnet.tuned.dense.matmul`, which measures the register-tiled GEMM against two
+    ways of using BLAS. (NumPy's BLAS may do the product fastest on its own, but its threads
     keep spinning for a while after each call, and the convolution's Numba threads, which run
-    next, then share the cores with them.)"""
+    next, then share the cores with them: the measurement counts that.)"""
 
     def forward(self, x, *, training=False, logits=False):
         x = self._input(x, training)
         w = self.layer.params["kernel"]
-        z = dense.few_rows(x, w) if len(x) <= dense.SMALL_BATCH else matmul_nn(x, w)
+        z = dense.few_rows(x, w) if len(x) <= dense.SMALL_BATCH else dense.matmul(x, w)
         if "bias" in self.layer.params:
             z += self.layer.params["bias"]
         self._cache = x
@@ -169,9 +169,9 @@ class DenseStep(Step):
     def backward(self, dout):
         x = self._need_cache()
         dout = np.ascontiguousarray(self.deactivate(dout), dtype=x.dtype)
-        # dw sums over the batch: matmul_nn reads x.T as it lies, without a copy
-        self._store(matmul_nn(x.T, dout), dout.sum(axis=0))
-        return matmul_nt(dout, self.layer.params["kernel"])
+        # x.T and w.T are read as they lie, without copies
+        self._store(dense.matmul(x.T, dout), dout.sum(axis=0))
+        return dense.matmul(dout, self.layer.params["kernel"].T)
 
 
 class ResidualStep(Step):
