@@ -619,3 +619,27 @@ def test_matches_pytorch(cls, hyper, torch_name, torch_kwargs):
     for g in grads:
         ours.step({"p": p}, {"p": g})
     assert_close(p, theirs.detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_kernel_gives_numpys_array_by_array_update_bit_for_bit(dtype):
+    # The one-pass kernel against eq. adam written as NumPy in-place array operations, which
+    # round every intermediate in the parameter's dtype: not one bit may differ.
+    b1, b2, eps, lr = 0.9, 0.999, 1e-7, 1e-3
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(37, 41)).astype(dtype)
+    want, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    opt = O.Adam(learning_rate=lr, beta_1=b1, beta_2=b2, epsilon=eps)
+    for t in range(1, 6):
+        g = rng.normal(size=p.shape).astype(dtype)
+        opt.step({"w": p}, {"w": g})
+        m *= b1
+        m += g * (1.0 - b1)
+        v *= b2
+        v += np.square(g) * (1.0 - b2)
+        lr_t = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        want -= m / (np.sqrt(v) + eps) * lr_t
+    assert p.dtype == dtype
+    np.testing.assert_array_equal(p, want)
+    np.testing.assert_array_equal(opt.slots["momentum"]["w"], m)
+    np.testing.assert_array_equal(opt.slots["velocity"]["w"], v)

@@ -339,3 +339,17 @@ def test_nan_made_inside_a_residual_block_is_traced_to_the_inner_layer():
     x = np.random.default_rng(0).random((2, 1, 6, 6), dtype=np.float32)
     with pytest.raises(ValueError, match=r"conv2d_2 \(Conv2D\).*NaN or Inf"):
         model.predict(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tuned_dropout_draws_the_core_ops_mask_from_the_same_generator(dtype):
+    from convnet.tuned import dropout
+
+    x = np.random.default_rng(1).normal(size=(3, 4, 5, 6)).astype(dtype)
+    mine, core = np.random.default_rng(7), np.random.default_rng(7)
+    out, mask = dropout.forward(x, 0.3, mine)
+    want_out, want_mask = ops.dropout_forward(x, rate=0.3, rng=core)
+    np.testing.assert_array_equal(mask, want_mask)
+    np.testing.assert_array_equal(out, want_out)
+    assert out.dtype == mask.dtype == dtype
+    assert mine.random() == core.random()  # the Generator advanced as far

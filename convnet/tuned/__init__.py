@@ -11,7 +11,10 @@ when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the
 * :mod:`convnet.tuned.conv`: convolution image by image, each image's patches made and used
   in the CPU's cache, with bias and ReLU in the same pass;
 * :mod:`convnet.tuned.pool`: max pooling that remembers where each maximum was;
-* :mod:`convnet.tuned.dense`: the dense product of a few rows as one pass over the weights;
+* :mod:`convnet.tuned.dense`: the dense product of a few rows as one pass over the weights,
+  and of a batch the way measured fastest;
+* :mod:`convnet.tuned.blas`: the machine's BLAS called by each core on its own product;
+* :mod:`convnet.tuned.dropout`: the core's dropout mask drawn and applied in one pass;
 * :mod:`convnet.tuned.bands`: one image on every core, from the input to the first dense
   layer in one parallel pass;
 * :mod:`convnet.tuned.steps`: the steps that call them, keep their arrays between batches
@@ -21,12 +24,13 @@ when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the
 
 from __future__ import annotations
 
-from convnet.layers import Conv2D, Dense, MaxPool2D, Residual
+from convnet.layers import Conv2D, Dense, Dropout, MaxPool2D, Residual
 from convnet.tuned import bands
 from convnet.tuned.steps import (
     BandsStep,
     ConvStep,
     DenseStep,
+    DropoutStep,
     LayerStep,
     OutputCheck,
     PoolStep,
@@ -45,6 +49,8 @@ def _step(layer):
         return PoolStep(layer)
     if type(layer) is Dense:
         return DenseStep(layer)
+    if type(layer) is Dropout and layer.activation is None:
+        return DropoutStep(layer)
     if type(layer) is Residual:  # its layers planned as a model's, checked by the block
         block = _flagged([_step(inner) for inner in layer.layers])
         shortcut = _step(layer.shortcut) if layer.shortcut is not None else None
@@ -70,7 +76,7 @@ def plan(layers) -> list:
     --------
     >>> from convnet.nets import seed_net
     >>> [type(step).__name__ for step in plan(seed_net(seed=0, backend="tuned").layers)]
-    ['BandsStep', 'LayerStep', 'OutputCheck']
+    ['BandsStep', 'DropoutStep', 'OutputCheck']
     """
     steps = _flagged([_step(layer) for layer in layers])
     for i, step in enumerate(steps):

@@ -25,11 +25,12 @@ import numpy as np
 
 from convnet.jit import get_num_threads
 from convnet.layers import ACTIVATIONS
+from convnet.ops import dropout_backward
 from convnet.shapes import resolve_padding
-from convnet.tuned import bands, conv, dense, pool
+from convnet.tuned import bands, conv, dense, dropout, pool
 
 __all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "PoolStep", "DenseStep",
-           "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
+           "DropoutStep", "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
 
 #: Outputs at least this big are kept between inference batches. Smaller ones come from the
 #: memory allocator's own pool, which hands back recently freed memory without new pages.
@@ -172,6 +173,23 @@ class DenseStep(Step):
         # x.T and w.T are read as they lie, without copies
         self._store(dense.matmul(x.T, dout), dout.sum(axis=0))
         return dense.matmul(dout, self.layer.params["kernel"].T)
+
+
+class DropoutStep(Step):
+    """Dropout in training by :mod:`convnet.tuned.dropout`: the core's mask, in one pass."""
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        if not training:
+            self._cache = (None,)
+            return self.activate(x, logits)
+        out, mask = dropout.forward(x, self.layer.rate, self.layer.rng)
+        self._cache = (mask,)
+        return self.activate(out, logits)
+
+    def backward(self, dout):
+        (mask,) = self._need_cache()
+        return dropout_backward(self.deactivate(dout), mask)  # the core's: one product
 
 
 class ResidualStep(Step):
