@@ -205,9 +205,11 @@ class Layer:
         out, self._act_cache = self._op(*ACTIVATIONS[self.activation])[0](z)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         """From ``dout`` (N, *output_shape), dL/d(output) (or logits), fill ``self.grads`` and
-        return ``dx`` = dL/d(input), (N, *input_shape)."""
+        return ``dx`` = dL/d(input), (N, *input_shape). ``input_grad=False`` says the caller
+        will not use ``dx`` (a model's first layer in training: its input is data); a layer
+        may then skip it and return None. The core's layers compute it all the same."""
         if self._cache is None:
             raise RuntimeError(f"{self.name}: backward() called before forward()")
         if self._act_cache is not None:

@@ -386,8 +386,11 @@ class Sequential:
             x = step.forward(x, training=training, logits=logits and step is last)
         return x
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         """Run every layer's backward pass in reverse order; returns dL/dx of the input.
+
+        ``input_grad=False`` returns None instead: training asks for no gradient of the input,
+        which is data that nothing learns from, and the first layer may skip that work.
 
         Examples
         --------
@@ -400,9 +403,10 @@ class Sequential:
         >>> dx.shape, {name: g.shape for name, g in model.gradients().items()}
         ((5, 4), {'dense/kernel': (4, 3), 'dense/bias': (3,), 'dense_1/kernel': (3, 2), 'dense_1/bias': (2,)})
         """  # noqa: E501
-        for step in reversed(self._steps):
+        for step in reversed(self._steps[1:]):
             dout = step.backward(dout)
-        return dout
+        dx = self._steps[0].backward(dout, input_grad=input_grad)
+        return dx if input_grad else None
 
     # -- training -----------------------------------------------------------------------------
 
@@ -525,7 +529,7 @@ class Sequential:
         self._check_pair(x, y)
         z = self.forward(x, training=True, logits=True)
         loss, cache = self.loss.forward(z, y)
-        self.backward(self.loss.backward(cache))
+        self.backward(self.loss.backward(cache), input_grad=False)
         return loss, z
 
     def train_on_batch(self, x, y):
@@ -557,7 +561,7 @@ class Sequential:
         self._check_pair(x, y)
         z = self.forward(x, training=True, logits=True)  # the scores before the softmax
         loss, cache = self.loss.forward(z, y)
-        self.backward(self.loss.backward(cache))
+        self.backward(self.loss.backward(cache), input_grad=False)
         self.optimizer.step(self.parameters(), self.gradients())
         return (loss, *self._measure(z, y))
 

@@ -71,8 +71,16 @@ def test_inference_gives_an_image_the_same_output_in_any_batch():
     x = rng.normal(size=(32, 1, 6, 6)).astype(np.float32)
     model.fit(x, rng.integers(0, 3, 32), epochs=2, batch_size=8, verbose=0)  # moves the stats
     alone = model.predict(x[:1])
-    for batch in (x[:2], x[:17], np.concatenate([x[:1], 100 * x[1:9]])):
-        np.testing.assert_array_equal(model.predict(batch)[:1], alone)
+    for n in (2, 9, 17):
+        # Other images in the batch, however different, do not change an image's output by
+        # one bit: inference normalizes with the moving statistics, not the batch's.
+        first = model.predict(x[:n])[:1]
+        np.testing.assert_array_equal(model.predict(np.concatenate([x[:1], 100 * x[1:n]]))[:1],
+                                      first)  # fmt: skip
+        # Batches of another size may take another of the tuned rung's ways to multiply (BLAS
+        # or the register-tiled GEMM, measured per shape), which round differently: float32's
+        # last digits only.
+        np.testing.assert_allclose(first, alone, rtol=1e-6, atol=1e-7)
 
 
 def test_training_output_does_depend_on_the_batch():

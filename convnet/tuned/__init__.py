@@ -28,6 +28,7 @@ from convnet.layers import Conv2D, Dense, Dropout, MaxPool2D, Residual
 from convnet.tuned import bands
 from convnet.tuned.steps import (
     BandsStep,
+    ConvPoolStep,
     ConvStep,
     DenseStep,
     DropoutStep,
@@ -63,7 +64,7 @@ def _step(layer):
 def _flagged(steps):
     """``steps``, each told whether it may keep its output between inference batches: when a
     later step will have made a new array from it by then."""
-    producers = (ConvStep, PoolStep, DenseStep)
+    producers = (ConvStep, ConvPoolStep, PoolStep, DenseStep)
     for i, step in enumerate(steps):
         step.keep = any(isinstance(later, producers) for later in steps[i + 1 :])
     return steps
@@ -78,12 +79,28 @@ def plan(layers) -> list:
     >>> [type(step).__name__ for step in plan(seed_net(seed=0, backend="tuned").layers)]
     ['BandsStep', 'DropoutStep', 'OutputCheck']
     """
-    steps = _flagged([_step(layer) for layer in layers])
+    single = [_step(layer) for layer in layers]  # one step per layer
+    steps = _flagged(_fused(single))
     for i, step in enumerate(steps):
         step.check = i == 0
-    flat = steps
     band_plan = bands.plan_bands(layers)
     if band_plan is not None:
-        n = len(band_plan.layers)
+        n, in_bands = 0, len(band_plan.layers)
+        while sum(len(step.layers) for step in steps[:n]) < in_bands:
+            n += 1
         steps = [BandsStep(steps[:n]), *steps[n:]]
-    return [*steps[:-1], OutputCheck(steps[-1], flat)]
+    # a NaN is traced step by step through the single-layer steps, so that the error can name
+    # a pooling layer fused with its convolution
+    return [*steps[:-1], OutputCheck(steps[-1], _flagged(single))]
+
+
+def _fused(steps):
+    """``steps`` with each ConvStep that a PoolStep follows merged with it into a
+    :class:`~convnet.tuned.steps.ConvPoolStep`."""
+    out = []
+    for step in steps:
+        if isinstance(step, PoolStep) and out and type(out[-1]) is ConvStep:
+            out[-1] = ConvPoolStep(out[-1], step)
+        else:
+            out.append(step)
+    return out

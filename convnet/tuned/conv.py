@@ -27,8 +27,12 @@ from convnet.jit import kernel, parallel_chunksize, prange
 from convnet.ops.conv import conv2d_backward, conv2d_forward
 from convnet.tuned import autotune, blas
 from convnet.tuned.blas import product, product_nt
+from convnet.tuned.pool import backward as maxpool_backward
+from convnet.tuned.pool import forward as maxpool_forward
+from convnet.tuned.pool import maxpool_rows
 
-__all__ = ["conv_rows", "forward", "backward", "FORWARD_WAYS", "BACKWARD_WAYS"]
+__all__ = ["conv_rows", "forward", "backward", "forward_pool", "backward_pool", "FORWARD_WAYS",
+           "BACKWARD_WAYS", "POOL_FORWARD_WAYS", "POOL_BACKWARD_WAYS"]
 
 
 @kernel
@@ -79,14 +83,18 @@ def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_ch
 
 @kernel(parallel=True)
 def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, need_dx,
-                          relu_out, blas, dw_parts, db_parts, dx):  # fmt: skip
+                          relu_out, argmax, blas, dw_parts, db_parts, dx):  # fmt: skip
     """Over chunk t of the images: dw_parts[t] = sum d[n] @ cols[n]^T, db_parts[t] = sum of
     d[n] over positions; dx[n] = col2im(w^T @ d[n]).
 
-    With a non-empty ``relu_out`` (N, F, P), ``d[n]`` is first zeroed where ``relu_out[n]``
-    is not positive (the fused ReLU's backward pass)."""
-    relu = relu_out.size > 0
-    n_img, n_filt, n_pos = d.shape
+    With a non-empty ``relu_out`` (N, F, Q), ``d[n]`` is first zeroed where ``relu_out[n]``
+    is not positive (the fused ReLU's backward pass). With a non-empty ``argmax`` (N, F, Q),
+    ``d`` is the gradient of a max pooling of the convolution's output, and each entry is
+    first added onto the position its window's maximum came from (the fused pooling's
+    backward pass); ``relu_out`` is then the pooled output."""
+    relu, pooled = relu_out.size > 0, argmax.size > 0
+    n_img, n_filt, n_q = d.shape
+    n_pos = h_out * w_out
     k_size = w_t.shape[0]
     for t in prange(n_chunks):
         cols = np.empty((k_size, n_pos), x.dtype)
@@ -94,7 +102,14 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
         d_masked = np.empty((n_filt, n_pos), x.dtype)
         for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
             d_n = d[n]
-            if relu:
+            if pooled:
+                d_masked[:, :] = 0.0
+                for f in range(n_filt):
+                    for q in range(n_q):
+                        if not relu or relu_out[n, f, q] > 0.0:
+                            d_masked[f, argmax[n, f, q]] += d_n[f, q]
+                d_n = d_masked
+            elif relu:
                 y_n = relu_out[n]
                 for f in range(n_filt):
                     for p in range(n_pos):
@@ -109,6 +124,26 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
                 # sums to finish
                 product(w_t, d_n, dcols, False, blas)  # (K, F) x (F, P) -> (K, P)
                 col2im_image(dcols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
+
+
+@kernel(parallel=True)
+def _conv_pool_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, relu, blas,
+                              ph, pw, psh, psw, ppt, ppl, n_chunks, out, argmax):  # fmt: skip
+    """Convolution (then ReLU if asked) and max pooling of each image while its feature maps
+    are in the cache: out[n] (F, H_pool, W_pool) and argmax[n] (the flat position ``h *
+    W_out + w`` of each window's maximum in its convolution output plane). The convolution's
+    output itself is never written to memory."""
+    n_img = x.shape[0]
+    n_filt, k_size = w_mat.shape
+    for t in prange(n_chunks):
+        cols = np.empty((k_size, h_out * w_out), x.dtype)
+        maps = np.empty((n_filt, h_out * w_out), x.dtype)
+        for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
+            conv_rows(x[n], w_mat, b, kh, kw, sh, sw, pt, pl, 0, h_out, w_out, relu, blas,
+                      cols, maps, maps)  # fmt: skip
+            for f in range(n_filt):
+                maxpool_rows(maps[f].reshape((h_out, w_out)), ph, pw, psh, psw, ppt, ppl, 0,
+                             out.shape[2], out[n, f], argmax[n, f])  # fmt: skip
 
 
 #: Images per parallel work item. Small pieces handed out as threads come free (the
@@ -210,8 +245,7 @@ def _forward_grouped(x, w, b, stride_hw, pads, out_hw, relu, out, group):
 def _backward_grouped(d, x, w, stride_hw, pads, relu_out, need_dx, group):
     (kh, kw), (sh, sw) = w.shape[2:], stride_hw
     n_img, n_filt, n_pos = d.shape
-    w_out = _w_out(x, w, stride_hw, pads)
-    h_out = n_pos // w_out
+    h_out, w_out = _out_hw(x, w, stride_hw, pads)
     w_mat = w.reshape(n_filt, -1)
     dw = np.zeros(w_mat.shape, x.dtype)
     db = np.zeros(n_filt, x.dtype)
@@ -229,8 +263,10 @@ def _backward_grouped(d, x, w, stride_hw, pads, relu_out, need_dx, group):
     return dx, dw.reshape(w.shape), db
 
 
-def _w_out(x, w, stride_hw, pads):
-    return (x.shape[3] + pads[2] + pads[3] - w.shape[3]) // stride_hw[1] + 1
+def _out_hw(x, w, stride_hw, pads):
+    """The convolution's output height and width."""
+    return ((x.shape[2] + pads[0] + pads[1] - w.shape[2]) // stride_hw[0] + 1,
+            (x.shape[3] + pads[2] + pads[3] - w.shape[3]) // stride_hw[1] + 1)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,18 +288,21 @@ def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out, use_blas=Fal
                              out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
 
 
-def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=False):
+def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=False,
+                        argmax=None):  # fmt: skip
     (kh, kw), (sh, sw) = w.shape[2:], stride_hw
-    n_img, n_filt, n_pos = d.shape
-    w_out = _w_out(x, w, stride_hw, pads)
+    n_img, n_filt = d.shape[:2]
+    h_out, w_out = _out_hw(x, w, stride_hw, pads)
+    if argmax is None:
+        argmax = np.empty((0, 0, 0), np.int32)  # the kernel's sign for "not pooled"
     w_t = np.ascontiguousarray(w.reshape(n_filt, -1).T)  # (K, F)
     n_chunks = _chunks(n_img)
     dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
     db_parts = np.zeros((n_chunks, n_filt), x.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
     with parallel_chunksize(1), _threads(use_blas):
-        _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], n_pos // w_out,
-                              w_out, n_chunks, need_dx, relu_out, use_blas, dw_parts, db_parts,
+        _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
+                              n_chunks, need_dx, relu_out, argmax, use_blas, dw_parts, db_parts,
                               dx)  # fmt: skip
     dw = dw_parts.sum(axis=0).reshape(w.shape)
     return (dx if need_dx else None), dw, db_parts.sum(axis=0)
@@ -285,9 +324,7 @@ def _forward_core(x, w, b, stride_hw, pads, out_hw, relu, out):
 def _backward_core(d, x, w, stride_hw, pads, relu_out, need_dx):
     if relu_out.size:
         d = np.where(relu_out > 0, d, 0)
-    out_hw = ((x.shape[2] + pads[0] + pads[1] - w.shape[2]) // stride_hw[0] + 1,
-              _w_out(x, w, stride_hw, pads))  # fmt: skip
-    dz = d.reshape(*d.shape[:2], *out_hw)
+    dz = d.reshape(*d.shape[:2], *_out_hw(x, w, stride_hw, pads))
     dx, dw, db = conv2d_backward(dz, (x, w, np.zeros(0), stride_hw, pads))
     return (dx if need_dx else None), dw, db
 
@@ -393,3 +430,126 @@ def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True, way=None)
         ways = _candidates(BACKWARD_WAYS, x, w, d.shape[2])
         way = autotune.choose("conv2d_backward", key, ways, lambda f: f(*args))
     return BACKWARD_WAYS[way](*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution (and ReLU) followed by max pooling, in one pass over each image.
+#
+# The seed-net's second convolution writes 19 MB of feature maps at batch 128, which the
+# pooling then reads to keep a quarter of them; on the way back, the pooling writes 19 MB of
+# mostly-zero gradient that the convolution reads again, with the 19 MB of maps for ReLU's
+# mask. Fused, each image's maps are pooled while they are in the cache, and only the pooled
+# maps and the positions of their maxima are kept. ReLU's mask needs nothing more: a gradient
+# reaches only the position of a window's maximum, and the ReLU output there is the pooled
+# value itself.
+# ---------------------------------------------------------------------------------------------
+
+
+def _pool_forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, pool, out, argmax,
+                            use_blas=False):  # fmt: skip
+    (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
+    pool_hw, pool_stride, pool_pads = pool
+    w_mat = np.ascontiguousarray(w.reshape(w.shape[0], -1))
+    with parallel_chunksize(1), _threads(use_blas):
+        _conv_pool_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
+                                  relu, use_blas, *pool_hw, *pool_stride, pool_pads[0],
+                                  pool_pads[2], _chunks(len(x)), out, argmax)  # fmt: skip
+
+
+def _pool_forward_separately(x, w, b, stride_hw, pads, out_hw, relu, pool, out, argmax):
+    maps = forward(x, w, b, stride_hw, pads, out_hw, relu)
+    maxpool_forward(maps, *pool, out, argmax)
+
+
+def _pool_backward_per_image(d, x, w, stride_hw, pads, pooled, argmax, need_dx,
+                             use_blas=False):  # fmt: skip
+    n_img, n_filt = d.shape[:2]
+    return _backward_per_image(d.reshape(n_img, n_filt, -1), x, w, stride_hw, pads,
+                               pooled.reshape(-1, n_filt, d[0, 0].size), need_dx, use_blas,
+                               argmax.reshape(n_img, n_filt, -1))  # fmt: skip
+
+
+def _pool_backward_separately(d, x, w, stride_hw, pads, pooled, argmax, need_dx):
+    if pooled.size:  # ReLU's mask, at the maxima
+        d = np.where(pooled > 0, d, 0).astype(x.dtype, copy=False)
+    maps_shape = (len(x), w.shape[0], *_out_hw(x, w, stride_hw, pads))
+    return backward(maxpool_backward(d, maps_shape, argmax), x, w, stride_hw, pads,
+                    need_dx=need_dx)  # fmt: skip
+
+
+POOL_FORWARD_WAYS = {"per-image": _pool_forward_per_image,
+                     "per-image, BLAS": functools.partial(_pool_forward_per_image,
+                                                          use_blas=True),
+                     "separately": _pool_forward_separately}  # fmt: skip
+POOL_BACKWARD_WAYS = {"per-image": _pool_backward_per_image,
+                      "per-image, BLAS": functools.partial(_pool_backward_per_image,
+                                                           use_blas=True),
+                      "separately": _pool_backward_separately}  # fmt: skip
+
+
+def forward_pool(x, w, b, stride_hw, pads, out_hw, relu, pool, out=None, argmax=None,
+                 way=None):  # fmt: skip
+    """Max pooling of :func:`forward`'s output, the fastest way.
+
+    Parameters
+    ----------
+    x, w, b, stride_hw, pads, out_hw, relu
+        As for :func:`forward`.
+    pool : (pool_hw, stride_hw, pads)
+        The pooling's geometry, as :func:`convnet.tuned.pool.forward` takes it.
+    out, argmax : ndarray, optional
+        Written instead of new arrays: (N, F, H_pool, W_pool), of ``x``'s dtype and int32.
+    way : str, optional
+        A key of :data:`POOL_FORWARD_WAYS`; left out, the one measured fastest.
+
+    Returns
+    -------
+    out : ndarray, shape (N, F, H_pool, W_pool)
+    argmax : ndarray of int32, same shape
+        The flat position ``h * W_out + w`` of each window's maximum in its plane of the
+        convolution's output.
+    """
+    bias = (b if b is not None else np.zeros(w.shape[0])).astype(x.dtype, copy=False)
+    (ph, pw), (psh, psw), ppads = pool
+    shape = (len(x), w.shape[0], (out_hw[0] + ppads[0] + ppads[1] - ph) // psh + 1,
+             (out_hw[1] + ppads[2] + ppads[3] - pw) // psw + 1)  # fmt: skip
+    out = np.empty(shape, x.dtype) if out is None else out
+    argmax = np.empty(shape, np.int32) if argmax is None else argmax
+    args = (x, w, bias, stride_hw, pads, out_hw, relu, pool, out, argmax)
+    if way is None:
+        key = (x.shape, w.shape, stride_hw, pads, relu, pool, x.dtype.name)
+        ways = _candidates(POOL_FORWARD_WAYS, x, w, 0)
+        way = autotune.choose("conv2d_maxpool_forward", key, ways, lambda f: f(*args))
+    POOL_FORWARD_WAYS[way](*args)
+    return out, argmax
+
+
+def backward_pool(dout, x, w, stride_hw, pads, pooled, argmax, need_dx=True, way=None):
+    """Gradients of :func:`forward_pool`, the fastest way.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, F, H_pool, W_pool)
+    x, w, stride_hw, pads
+        As given to :func:`forward_pool`.
+    pooled : ndarray, shape (N, F, H_pool, W_pool), or None
+        :func:`forward_pool`'s output when the convolution applied ReLU, else None.
+    argmax : ndarray of int32, shape (N, F, H_pool, W_pool)
+        As :func:`forward_pool` returned it.
+    need_dx : bool
+    way : str, optional
+        A key of :data:`POOL_BACKWARD_WAYS`; left out, the one measured fastest.
+
+    Returns
+    -------
+    dx, dw, db : as :func:`backward` returns them.
+    """
+    d = np.ascontiguousarray(dout, dtype=x.dtype)
+    pooled = np.empty((0, 0, 0, 0), x.dtype) if pooled is None else pooled
+    args = (d, x, w, stride_hw, pads, pooled, argmax, need_dx)
+    if way is None:
+        key = (x.shape, w.shape, stride_hw, pads, d.shape, pooled.size > 0, need_dx,
+               x.dtype.name)  # fmt: skip
+        ways = _candidates(POOL_BACKWARD_WAYS, x, w, 0)
+        way = autotune.choose("conv2d_maxpool_backward", key, ways, lambda f: f(*args))
+    return POOL_BACKWARD_WAYS[way](*args)

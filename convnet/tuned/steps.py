@@ -29,8 +29,8 @@ from convnet.ops import dropout_backward
 from convnet.shapes import resolve_padding
 from convnet.tuned import bands, conv, dense, dropout, pool
 
-__all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "PoolStep", "DenseStep",
-           "DropoutStep", "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
+__all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "ConvPoolStep", "PoolStep",
+           "DenseStep", "DropoutStep", "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
 
 #: Outputs at least this big are kept between inference batches. Smaller ones come from the
 #: memory allocator's own pool, which hands back recently freed memory without new pages.
@@ -42,6 +42,7 @@ class Step:
 
     def __init__(self, layer):
         self.layer = layer
+        self.layers = (layer,)  # the model's layers it runs
         self.keep = False  # may write into the arrays returned for the previous batch
         self.check = True  # checks its input for NaN and Inf at inference too
         self.kept: dict[str, np.ndarray] = {}
@@ -97,7 +98,7 @@ class LayerStep(Step):
         self._cache = True
         return self.activate(self.layer._forward(x, training), logits)
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         self._need_cache()
         return self.layer._backward(self.deactivate(dout))
 
@@ -121,11 +122,55 @@ class ConvStep(Step):
         self._cache = (x, out if self.relu else None)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         x, relu_out = self._need_cache()
         dx, dw, db = conv.backward(dout, x, self.layer.params["kernel"], self.stride, self.pads,
-                                   relu_out)  # fmt: skip
+                                   relu_out, need_dx=input_grad)  # fmt: skip
         self._store(dw, db)
+        return dx
+
+
+class ConvPoolStep(Step):
+    """A ConvStep and the PoolStep after it, as one pass by :func:`convnet.tuned.conv.forward_pool`
+    for a batch: the feature maps between them are never written to memory. A few images
+    (one band per core does more for them) go through the two steps one after the other."""
+
+    def __init__(self, conv_step, pool_step):
+        super().__init__(conv_step.layer)
+        self.conv, self.pool = conv_step, pool_step
+        self.layers = (conv_step.layer, pool_step.layer)
+        self.geometry = (pool_step.layer.pool_size, pool_step.layer.strides, pool_step.pads)
+        self._separate = False
+
+    def _input(self, x, training):
+        self.conv.check = self.check
+        return self.conv._input(x, training)  # the convolution's layer receives x
+
+    def forward(self, x, *, training=False, logits=False):
+        c = self.conv
+        # the pool step always makes a new array from the convolution's output
+        c.check, c.keep, self.pool.keep = self.check, True, self.keep
+        self._separate = len(x) < conv.FEW_IMAGES
+        if self._separate:
+            return self.pool.forward(c.forward(x, training=training), training=training)
+        x = self._input(x, training)
+        shape = (len(x), *self.pool.layer.output_shape)
+        kept = (self._array("out", shape, x.dtype, training),
+                self._array("argmax", shape, np.int32, training))  # fmt: skip
+        out, argmax = conv.forward_pool(x, c.layer.params["kernel"], c.layer.params.get("bias"),
+                                        c.stride, c.pads, c.out_hw, c.relu, self.geometry,
+                                        *kept)  # fmt: skip
+        self._cache = (x, out if c.relu else None, argmax)
+        return out
+
+    def backward(self, dout, *, input_grad=True):
+        if self._separate:
+            return self.conv.backward(self.pool.backward(dout), input_grad=input_grad)
+        x, pooled, argmax = self._need_cache()
+        c = self.conv
+        dx, dw, db = conv.backward_pool(dout, x, c.layer.params["kernel"], c.stride, c.pads,
+                                        pooled, argmax, need_dx=input_grad)  # fmt: skip
+        c._store(dw, db)
         return dx
 
 
@@ -146,7 +191,7 @@ class PoolStep(Step):
         self._cache = (x.shape, argmax)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         x_shape, argmax = self._need_cache()
         return pool.backward(dout, x_shape, argmax)
 
@@ -167,7 +212,7 @@ class DenseStep(Step):
         self._cache = x
         return self.activate(z, logits)
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         x = self._need_cache()
         dout = np.ascontiguousarray(self.deactivate(dout), dtype=x.dtype)
         # x.T and w.T are read as they lie, without copies
@@ -180,14 +225,12 @@ class DropoutStep(Step):
 
     def forward(self, x, *, training=False, logits=False):
         x = self._input(x, training)
-        if not training:
-            self._cache = (None,)
-            return self.activate(x, logits)
-        out, mask = dropout.forward(x, self.layer.rate, self.layer.rng)
-        self._cache = (mask,)
+        out, mask = dropout.forward(x, self.layer.rate, self.layer.rng) if training else (x, None)
+        # kept where the layer keeps it too, in its format, for whoever looks at the mask
+        self._cache = self.layer._cache = (mask,)
         return self.activate(out, logits)
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         (mask,) = self._need_cache()
         return dropout_backward(self.deactivate(dout), mask)  # the core's: one product
 
@@ -208,7 +251,7 @@ class ResidualStep(Step):
         s = x if self.shortcut is None else self.shortcut.forward(x, training=training)
         return self.activate(h + s, logits)
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         self._need_cache()
         dout = self.deactivate(dout)
         dh = dout
@@ -229,7 +272,7 @@ class BandsStep:
 
     def __init__(self, steps):
         self.steps = steps
-        self.layers = [step.layer for step in steps]
+        self.layers = [layer for step in steps for layer in step.layers]
         self._plan, self._threads, self._x = None, None, None
 
     def _band_plan(self):
@@ -251,13 +294,13 @@ class BandsStep:
             x = step.forward(x, training=training, logits=logits and step is self.steps[-1])
         return x
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad=True):
         if self._x is not None:
             x, self._x = self._x, None
             self._through_steps(x, False, self._logits)
-        for step in reversed(self.steps):
+        for step in reversed(self.steps[1:]):
             dout = step.backward(dout)
-        return dout
+        return self.steps[0].backward(dout, input_grad=input_grad)
 
 
 def _with_inner(steps):
@@ -296,5 +339,5 @@ class OutputCheck:
                 step.check = check
         return out
 
-    def backward(self, dout):
-        return self.last.backward(dout)
+    def backward(self, dout, *, input_grad=True):
+        return self.last.backward(dout, input_grad=input_grad)
