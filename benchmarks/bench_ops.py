@@ -100,7 +100,6 @@ def tuned_rung(op, image_shape, w_shape, kwargs, batch, repeats):
     """``{way: (forward, backward) seconds per image}`` of the annex's ways for this op, the
     autotuner's choice under ``'chosen: <way>'``; empty if the annex has none."""
     from convnet.tuned import autotune, conv, dense, pool
-    from convnet.tuned.gemm import matmul_nn, matmul_nt
 
     rng, x, args, kwargs = _inputs(op, image_shape, w_shape, kwargs, batch)
     if op == "conv2d":
@@ -129,12 +128,17 @@ def tuned_rung(op, image_shape, w_shape, kwargs, batch, repeats):
         return {"chosen": (fwd / batch, bwd / batch, "argmax kernel", "scatter")}
     if op == "dense":
         w = args[0]
-        small = batch <= dense.SMALL_BATCH
         dout = rng.standard_normal((batch, w.shape[1])).astype(np.float32)
-        fwd = timed(lambda: dense.few_rows(x, w) if small else matmul_nn(x, w), repeats)
-        bwd = timed(lambda: (matmul_nn(x.T, dout), matmul_nt(dout, w)), repeats)
-        return {"chosen": (fwd / batch, bwd / batch, "few rows" if small else "4x4 GEMM",
-                           "4x4 GEMM")}  # fmt: skip
+        # the DenseStep's three products, each the way the autotuner chose for its shapes
+        chosen = []
+        for a, b in ((x, w), (x.T, dout), (dout, w.T)):
+            dense.matmul(a, b)
+            chosen.append(autotune.last_choice["dense_matmul"])
+        small = batch <= dense.SMALL_BATCH
+        fwd = timed(lambda: dense.few_rows(x, w) if small else dense.matmul(x, w), repeats)
+        bwd = timed(lambda: (dense.matmul(x.T, dout), dense.matmul(dout, w.T)), repeats)
+        return {"chosen": (fwd / batch, bwd / batch, "few rows" if small else chosen[0],
+                           " + ".join(chosen[1:]))}  # fmt: skip
     return {}
 
 

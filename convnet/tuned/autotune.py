@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import platform
 import tempfile
@@ -34,14 +35,16 @@ from convnet.jit import JIT_ENABLED, get_num_threads, kernel, prange
 
 __all__ = ["choose", "cpu_model", "cache_file", "last_choice", "BUDGET_SECONDS"]
 
-#: The most time one choice may take to measure, in seconds, all candidates together.
+#: The most time one choice may take to measure, in seconds, all candidates together (a
+#: round once begun is finished), and the most rounds it takes.
 BUDGET_SECONDS = 0.5
+ROUNDS = 3
 
-#: A pause before measuring. A BLAS library's threads keep spinning for a while after each
-#: product (OpenBLAS's for up to about 2**28 cycles, a tenth of a second) in case another
-#: comes, and while they spin they take cores from Numba's threads: a kernel measured then
-#: would look slower than it is. So candidates that run only Numba kernels go first, after
-#: this pause.
+#: A pause before each round of measuring. A BLAS library's threads keep spinning for a while
+#: after each product (OpenBLAS's for up to about 2**28 cycles, a tenth of a second) in case
+#: another comes, and while they spin they take cores from Numba's threads: a kernel measured
+#: then would look slower than it is. So candidates that run only Numba kernels go first in
+#: each round, after this pause.
 SETTLE_SECONDS = 0.15
 
 
@@ -128,9 +131,9 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
     run : callable
         ``run(candidate)`` does the work once the candidate's way.
 
-    Every candidate runs once to warm up (compile, touch memory), untimed; then each is timed
-    at least once, and until it has run three times or used its share of
-    :data:`BUDGET_SECONDS`; its best time counts. Each
+    Every candidate runs once to warm up (compile, touch memory), untimed; then all are timed
+    in rounds, each once per round, for :data:`ROUNDS` rounds or until
+    :data:`BUDGET_SECONDS` have passed; each one's best time counts. Each
     timing includes a little parallel Numba work after the candidate, as the next layer
     would do: a candidate that leaves BLAS threads spinning pays there for the cores it
     keeps from that work (see :data:`SETTLE_SECONDS`), as it would in a training step.
@@ -151,17 +154,19 @@ def _measure(key, candidates, run):
     for candidate in candidates.values():  # warm-up, untimed: compiling, first touches
         run(candidate)
     _next_layer(_BUFFER, _PASSES)
-    share = BUDGET_SECONDS / len(candidates)
-    time.sleep(SETTLE_SECONDS)
-    best = {}
-    for name, candidate in candidates.items():
-        start, times = time.perf_counter(), []
-        while not times or (len(times) < 3 and time.perf_counter() - start < share):
+    best = dict.fromkeys(candidates, math.inf)
+    start = time.perf_counter()
+    # Up to ROUNDS rounds, each timing every candidate once, in order: a slow spell of a
+    # shared machine then falls on all of them rather than on whichever was being measured.
+    for _ in range(ROUNDS):
+        time.sleep(SETTLE_SECONDS)
+        for name, candidate in candidates.items():
             t = time.perf_counter()
             run(candidate)
             _next_layer(_BUFFER, _PASSES)
-            times.append(time.perf_counter() - t)
-        best[name] = min(times)
+            best[name] = min(best[name], time.perf_counter() - t)
+        if time.perf_counter() - start > BUDGET_SECONDS:
+            break
     _CHOICES[key] = min(best, key=best.get)
     _save()
     return _CHOICES[key]
