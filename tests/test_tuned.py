@@ -319,12 +319,22 @@ def _residual_model(backend="tuned"):
     ], input_shape=(1, 6, 6), seed=0, backend=backend)  # fmt: skip
 
 
+def _step_of(model, name):
+    return next(step for step in model._steps if getattr(step, "layer", None) is not None
+                and step.layer.name == name)  # fmt: skip
+
+
 def test_a_residual_blocks_layers_run_as_tuned_steps():
     model = _residual_model()
-    block = model._steps[3]
+    block = _step_of(model, "block")
     assert type(block) is tuned_steps.ResidualStep
     assert [type(step).__name__ for step in block.block] == ["ConvStep", "ConvStep"]
-    assert block.shortcut is None and type(model._steps[4].shortcut) is tuned_steps.ConvStep
+    assert block.shortcut is None
+    assert type(_step_of(model, "down").shortcut) is tuned_steps.ConvStep
+    # the batch normalization and the ReLU layer after it run as one step
+    norm = model._steps[1]
+    assert type(norm) is tuned_steps.BatchNormStep
+    assert [layer.name for layer in norm.layers] == ["batch_normalization", "re_lu"]
 
 
 def test_residual_blocks_keep_arrays_between_batches_without_changing_answers(monkeypatch):
@@ -332,7 +342,7 @@ def test_residual_blocks_keep_arrays_between_batches_without_changing_answers(mo
     tuned, fast = _residual_model(), _residual_model("fast")
     batches = np.random.default_rng(2).random((4, 5, 1, 6, 6), dtype=np.float32)
     answers = [tuned.predict(x) for x in batches]  # each batch writes into the last's arrays
-    assert any(step.kept for step in tuned._steps[3].block)
+    assert any(step.kept for step in _step_of(tuned, "block").block)
     for x, answer in zip(batches, answers, strict=True):
         np.testing.assert_allclose(answer, fast.predict(x), rtol=1e-5, atol=1e-7)
 
@@ -357,3 +367,28 @@ def test_tuned_dropout_draws_the_core_ops_mask_from_the_same_generator(dtype):
     np.testing.assert_array_equal(out, want_out)
     assert out.dtype == mask.dtype == dtype
     assert mine.random() == core.random()  # the Generator advanced as far
+
+
+@given(st.sampled_from([(5, 3, 4, 4), (2, 4, 1, 3), (7, 6), (2, 1)]), st.booleans(),
+       st.booleans(), st.integers(0, 2**32 - 1))  # fmt: skip
+def test_tuned_batchnorm_and_relu_equal_the_core_ops(shape, training, relu, seed):
+    from convnet.tuned import batchnorm
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(2.0, 3.0, size=shape)
+    c = shape[1]
+    gamma, beta = rng.normal(size=c), rng.normal(size=c)
+    moving_mean, moving_var = rng.normal(size=c), rng.random(c) + 0.5
+    z, want_cache = ops.batchnorm_forward(x, gamma, beta, moving_mean=moving_mean,
+                                          moving_var=moving_var, training=training)  # fmt: skip
+    out, cache = batchnorm.forward(x, gamma, beta, moving_mean, moving_var, training, 1e-3, relu)
+    assert rel_error(np.maximum(z, 0) if relu else z, out) <= EXACT
+    for name, want, got in zip(("x_hat", "gamma", "inv_std", "mean", "var"), want_cache[:5],
+                               cache[:5], strict=True):  # fmt: skip
+        assert rel_error(want, got) <= EXACT, name
+    assert cache[5] == training
+    dout = rng.normal(size=shape)
+    want = ops.batchnorm_backward(dout * (z > 0) if relu else dout, want_cache)
+    got = batchnorm.backward(dout, cache, out if relu else None)
+    for name, g_want, g_got in zip(("dx", "dgamma", "dbeta"), want, got, strict=True):
+        assert rel_error(g_want, g_got) <= EXACT, name

@@ -24,14 +24,25 @@ when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the
 
 from __future__ import annotations
 
-from convnet.layers import Conv2D, Dense, Dropout, MaxPool2D, Residual
+from convnet.layers import (
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    GlobalAveragePooling2D,
+    MaxPool2D,
+    ReLU,
+    Residual,
+)
 from convnet.tuned import bands
 from convnet.tuned.steps import (
     BandsStep,
+    BatchNormStep,
     ConvPoolStep,
     ConvStep,
     DenseStep,
     DropoutStep,
+    GlobalAveragePoolStep,
     LayerStep,
     OutputCheck,
     PoolStep,
@@ -52,8 +63,12 @@ def _step(layer):
         return DenseStep(layer)
     if type(layer) is Dropout and layer.activation is None:
         return DropoutStep(layer)
+    if type(layer) is BatchNormalization and layer.activation is None:
+        return BatchNormStep(layer)
+    if type(layer) is GlobalAveragePooling2D:
+        return GlobalAveragePoolStep(layer)
     if type(layer) is Residual:  # its layers planned as a model's, checked by the block
-        block = _flagged([_step(inner) for inner in layer.layers])
+        block = _flagged(_fused([_step(inner) for inner in layer.layers], conv_pool=False))
         shortcut = _step(layer.shortcut) if layer.shortcut is not None else None
         for step in [*block, *([shortcut] if shortcut is not None else [])]:
             step.check = False
@@ -94,13 +109,19 @@ def plan(layers) -> list:
     return [*steps[:-1], OutputCheck(steps[-1], _flagged(single))]
 
 
-def _fused(steps):
+def _fused(steps, conv_pool=True):
     """``steps`` with each ConvStep that a PoolStep follows merged with it into a
-    :class:`~convnet.tuned.steps.ConvPoolStep`."""
+    :class:`~convnet.tuned.steps.ConvPoolStep` (if ``conv_pool``), and each BatchNormStep
+    with the ReLU layer after it."""
     out = []
     for step in steps:
-        if isinstance(step, PoolStep) and out and type(out[-1]) is ConvStep:
-            out[-1] = ConvPoolStep(out[-1], step)
+        last = out[-1] if out else None
+        if conv_pool and isinstance(step, PoolStep) and type(last) is ConvStep:
+            out[-1] = ConvPoolStep(last, step)
+        elif type(last) is BatchNormStep and last.relu_layer is None and \
+                type(step) is LayerStep and type(step.layer) is ReLU and \
+                step.layer.backend == "tuned":  # fmt: skip
+            out[-1] = BatchNormStep(last.layer, step)
         else:
             out.append(step)
     return out

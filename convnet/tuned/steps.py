@@ -27,10 +27,11 @@ from convnet.jit import get_num_threads
 from convnet.layers import ACTIVATIONS
 from convnet.ops import dropout_backward
 from convnet.shapes import resolve_padding
-from convnet.tuned import bands, conv, dense, dropout, pool
+from convnet.tuned import bands, batchnorm, conv, dense, dropout, pool
 
 __all__ = ["KEEP_FROM_BYTES", "Step", "LayerStep", "ConvStep", "ConvPoolStep", "PoolStep",
-           "DenseStep", "DropoutStep", "ResidualStep", "BandsStep", "OutputCheck"]  # fmt: skip
+           "DenseStep", "DropoutStep", "BatchNormStep", "GlobalAveragePoolStep", "ResidualStep",
+           "BandsStep", "OutputCheck"]  # fmt: skip
 
 #: Outputs at least this big are kept between inference batches. Smaller ones come from the
 #: memory allocator's own pool, which hands back recently freed memory without new pages.
@@ -233,6 +234,62 @@ class DropoutStep(Step):
     def backward(self, dout, *, input_grad=True):
         (mask,) = self._need_cache()
         return dropout_backward(self.deactivate(dout), mask)  # the core's: one product
+
+
+class BatchNormStep(Step):
+    """BatchNormalization by :mod:`convnet.tuned.batchnorm`, with the ReLU layer that follows
+    it (``relu_step``, if any) applied in the same pass."""
+
+    def __init__(self, layer, relu_step=None):
+        super().__init__(layer)
+        self.relu_layer = relu_step.layer if relu_step is not None else None
+        self.layers = (layer,) if relu_step is None else (layer, self.relu_layer)
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        layer = self.layer
+        ones = np.ones(x.shape[1], x.dtype)
+        relu = self.relu_layer is not None
+        out, cache = batchnorm.forward(x, layer.params.get("gamma", ones),
+                                       layer.params.get("beta", 0 * ones),
+                                       layer.state["moving_mean"], layer.state["moving_variance"],
+                                       training, layer.epsilon, relu)  # fmt: skip
+        if training:  # as the layer does: in place, the moving averages of the statistics
+            for name, batch in (("moving_mean", cache[3]), ("moving_variance", cache[4])):
+                moving = layer.state[name]
+                moving *= layer.momentum
+                moving += (1.0 - layer.momentum) * batch
+        if relu and self.check and not training:
+            # the ReLU layer's input, checked too: a NaN or Inf the normalization made is
+            # still there after ReLU (but for -Inf), so the error can name the ReLU layer
+            self.relu_layer._check_input(out, finite=True)
+        self._cache = (cache, out if relu else None)
+        return self.activate(out, logits)
+
+    def backward(self, dout, *, input_grad=True):
+        cache, relu_out = self._need_cache()
+        dx, dgamma, dbeta = batchnorm.backward(self.deactivate(dout), cache, relu_out)
+        if self.layer.scale:
+            self.layer.grads["gamma"] = dgamma
+        if self.layer.center:
+            self.layer.grads["beta"] = dbeta
+        return dx
+
+
+class GlobalAveragePoolStep(Step):
+    """GlobalAveragePooling2D as one mean per channel plane, where the layer runs the average
+    pooling op with one window as big as the image (the same numbers, to rounding)."""
+
+    def forward(self, x, *, training=False, logits=False):
+        x = self._input(x, training)
+        self._cache = x.shape
+        return self.activate(x.reshape(*x.shape[:2], -1).mean(axis=2), logits)
+
+    def backward(self, dout, *, input_grad=True):
+        x_shape = self._need_cache()
+        d = self.deactivate(dout) / (x_shape[2] * x_shape[3])  # each pixel's share
+        return np.repeat(d.astype(self.layer.dtype, copy=False), x_shape[2] * x_shape[3],
+                         axis=1).reshape(x_shape)  # fmt: skip
 
 
 class ResidualStep(Step):
