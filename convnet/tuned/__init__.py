@@ -9,11 +9,12 @@ when it runs on the ``'tuned'`` rung. It returns the steps to run instead of the
 
 * :mod:`convnet.tuned.gemm`: a register-tiled matrix product, small enough to read;
 * :mod:`convnet.tuned.conv`: convolution image by image, each image's patches made and used
-  in the CPU's cache, with bias and ReLU in the same pass;
+  in the CPU's cache, with bias, ReLU and a following max pooling in the same pass;
 * :mod:`convnet.tuned.pool`: max pooling that remembers where each maximum was;
 * :mod:`convnet.tuned.dense`: the dense product of a few rows as one pass over the weights,
   and of a batch the way measured fastest;
 * :mod:`convnet.tuned.blas`: the machine's BLAS called by each core on its own product;
+* :mod:`convnet.tuned.batchnorm`: batch normalization and the ReLU after it in two passes;
 * :mod:`convnet.tuned.dropout`: the core's dropout mask drawn and applied in one pass;
 * :mod:`convnet.tuned.bands`: one image on every core, from the input to the first dense
   layer in one parallel pass;
