@@ -26,6 +26,12 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# The tuned annex would measure its ways for every new shape (half a second or more each),
+# and the property tests draw hundreds of shapes. Every way is checked against the core one
+# by one (tests/test_tuned.py) and the measuring itself in tests/test_autotune.py, so the
+# other tests take each piece of work's first way unmeasured.
+os.environ.setdefault("CONVNET_AUTOTUNE", "0")
+
 
 @pytest.fixture
 def server():
