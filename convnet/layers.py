@@ -586,29 +586,39 @@ class BatchNormalization(Layer):
         self.state = {"moving_mean": zeros.copy(), "moving_variance": ones.copy()}
 
     def _forward(self, x, training):
-        channels = self.input_shape[0]
         fwd = self._op(ops.batchnorm_forward, ops.batchnorm_forward_naive)
-        gamma = self.params.get("gamma", np.ones(channels, self.dtype))
-        beta = self.params.get("beta", np.zeros(channels, self.dtype))
-        out, self._cache = fwd(x, gamma, beta, moving_mean=self.state["moving_mean"],
+        out, self._cache = fwd(x, *self._gamma_beta(), moving_mean=self.state["moving_mean"],
                                moving_var=self.state["moving_variance"], training=training,
                                epsilon=self.epsilon)  # fmt: skip
-        if training:  # in place: a saved model and the optimizer see the same arrays
-            mean, var = self._cache[3], self._cache[4]
-            for name, batch in (("moving_mean", mean), ("moving_variance", var)):
-                moving = self.state[name]
-                moving *= self.momentum
-                moving += (1.0 - self.momentum) * batch
+        if training:
+            self._track(self._cache[3], self._cache[4])
         return out
 
     def _backward(self, dout):
         bwd = self._op(ops.batchnorm_backward, ops.batchnorm_backward_naive)
         dx, dgamma, dbeta = bwd(dout, self._cache)
+        self._store_grads(dgamma, dbeta)
+        return dx
+
+    def _gamma_beta(self):
+        """``gamma`` and ``beta``: the parameters, or 1 and 0 where ``scale`` or ``center`` is
+        off."""
+        channels = self.input_shape[0]
+        return (self.params.get("gamma", np.ones(channels, self.dtype)),
+                self.params.get("beta", np.zeros(channels, self.dtype)))  # fmt: skip
+
+    def _track(self, mean, var):
+        """The moving averages after a training batch of statistics ``mean`` and ``var``."""
+        for name, batch in (("moving_mean", mean), ("moving_variance", var)):
+            moving = self.state[name]  # in place: a saved model and the optimizer see it
+            moving *= self.momentum
+            moving += (1.0 - self.momentum) * batch
+
+    def _store_grads(self, dgamma, dbeta):
         if self.scale:
             self.grads["gamma"] = dgamma
         if self.center:
             self.grads["beta"] = dbeta
-        return dx
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,

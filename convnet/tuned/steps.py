@@ -248,17 +248,12 @@ class BatchNormStep(Step):
     def forward(self, x, *, training=False, logits=False):
         x = self._input(x, training)
         layer = self.layer
-        ones = np.ones(x.shape[1], x.dtype)
         relu = self.relu_layer is not None
-        out, cache = batchnorm.forward(x, layer.params.get("gamma", ones),
-                                       layer.params.get("beta", 0 * ones),
-                                       layer.state["moving_mean"], layer.state["moving_variance"],
-                                       training, layer.epsilon, relu)  # fmt: skip
-        if training:  # as the layer does: in place, the moving averages of the statistics
-            for name, batch in (("moving_mean", cache[3]), ("moving_variance", cache[4])):
-                moving = layer.state[name]
-                moving *= layer.momentum
-                moving += (1.0 - layer.momentum) * batch
+        out, cache = batchnorm.forward(x, *layer._gamma_beta(), layer.state["moving_mean"],
+                                       layer.state["moving_variance"], training, layer.epsilon,
+                                       relu)  # fmt: skip
+        if training:
+            layer._track(cache[3], cache[4])
         if relu and self.check and not training:
             # the ReLU layer's input, checked too: a NaN or Inf the normalization made is
             # still there after ReLU (but for -Inf), so the error can name the ReLU layer
@@ -269,10 +264,7 @@ class BatchNormStep(Step):
     def backward(self, dout, *, input_grad=True):
         cache, relu_out = self._need_cache()
         dx, dgamma, dbeta = batchnorm.backward(self.deactivate(dout), cache, relu_out)
-        if self.layer.scale:
-            self.layer.grads["gamma"] = dgamma
-        if self.layer.center:
-            self.layer.grads["beta"] = dbeta
+        self.layer._store_grads(dgamma, dbeta)
         return dx
 
 
