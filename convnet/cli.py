@@ -26,6 +26,7 @@ import numpy as np
 
 from convnet import __version__, callbacks, losses, optimizers
 from convnet.data import DATASETS
+from convnet.jit import cpu_name
 from convnet.nets import modern_net, seed_net, small_net
 
 __all__ = ["main", "build_parser", "run_name", "newest_model"]
@@ -58,14 +59,8 @@ def machine_description() -> str:
     >>> f"{os.cpu_count()} cores" in line and f"NumPy {np.__version__}" in line
     True
     """
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     blas = os.environ.get("OPENBLAS_CORETYPE")
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy "
+    return (f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy "
             f"{np.__version__}" + (f", OPENBLAS_CORETYPE={blas}" if blas else ""))  # fmt: skip
 
 

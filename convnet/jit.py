@@ -18,7 +18,9 @@ process, a line is printed to stderr, so a slow first step is not a mystery.
 
 from __future__ import annotations
 
+import platform
 import sys
+from pathlib import Path
 
 import numba
 from numba import get_num_threads, parallel_chunksize, prange
@@ -26,7 +28,7 @@ from numba.core import event
 from numba.core.errors import NumbaPerformanceWarning
 
 __all__ = ["kernel", "prange", "parallel_chunksize", "get_num_threads", "JIT_ENABLED",
-           "NumbaPerformanceWarning"]
+           "NumbaPerformanceWarning", "cpu_name"]
 
 #: False when ``NUMBA_DISABLE_JIT=1``: kernels then run as plain Python.
 JIT_ENABLED = not numba.config.DISABLE_JIT
@@ -95,3 +97,32 @@ def kernel(fn=None, *, parallel: bool = False, reassociate: bool = False, inline
                           inline="always" if inline else "never")(f)
 
     return wrap if fn is None else wrap(fn)
+
+
+def cpu_name(fields: dict | None = None) -> str:
+    """The CPU that the kernels are compiled for: its model name as ``lscpu`` shows it, with
+    its family and model numbers, from ``fields`` of ``/proc/cpuinfo`` (this machine's if
+    None). The numbers tell apart CPUs that a cloud names alike: "AMD EPYC" has been a Zen 3
+    with 256-bit vectors on one machine and a Zen 5 with 512-bit ones on another.
+
+    Examples
+    --------
+    >>> cpu_name({"model name": "AMD EPYC", "cpu family": "25", "model": "1"})
+    'AMD EPYC (family 25, model 1)'
+    >>> cpu_name({"model name": "AMD EPYC"})              # no numbers given
+    'AMD EPYC'
+    """
+    if fields is None:
+        fields = {}
+        try:  # the first processor's entry, up to its blank line
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if not line.strip():
+                    break
+                name, _, value = line.partition(":")
+                fields[name.strip()] = value.strip()
+        except OSError:
+            pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from convnet.jit import JIT_ENABLED
+from convnet.jit import JIT_ENABLED, cpu_name
 from convnet.tuned import autotune
 
 
@@ -41,7 +41,7 @@ def test_the_fastest_way_is_chosen_kept_on_disk_and_read_back_without_measuring(
     assert all(calls[name] >= 2 for name in ways)
     saved = json.loads((fresh / "autotune.json").read_text())
     [(key, choice)] = saved.items()
-    assert choice == "quick" and autotune.cpu_model() in key and "(1, 2)" in key
+    assert choice == "quick" and autotune.machine() in key and "(1, 2)" in key
     # another process: reads the file, runs nothing
     autotune._CHOICES.clear()
     autotune._loaded = False
@@ -55,7 +55,7 @@ def test_the_fastest_way_is_chosen_kept_on_disk_and_read_back_without_measuring(
 def test_a_kept_choice_that_is_no_longer_a_candidate_is_measured_again(fresh):
     calls = {}
     ways = _ways(calls)
-    autotune._CHOICES[f"{autotune.cpu_model()}|threads={autotune.get_num_threads()}|work|(3,)"] = \
+    autotune._CHOICES[f"{autotune.machine()}|threads={autotune.get_num_threads()}|work|(3,)"] = \
         "gone"  # fmt: skip
     autotune._loaded = True
     assert autotune.choose("work", (3,), ways, lambda f: f()) == "quick"
@@ -66,3 +66,11 @@ def test_measuring_can_be_turned_off(fresh, monkeypatch):
     calls = {}
     assert autotune.choose("work", (4,), _ways(calls), lambda f: f()) == "slow"  # the first
     assert calls == {}
+
+
+def test_cpus_of_one_name_but_another_kind_keep_their_own_choices():
+    zen3 = {"model name": "AMD EPYC", "cpu family": "25", "model": "1"}
+    zen5 = {**zen3, "cpu family": "26", "model": "2"}
+    assert cpu_name(zen3) != cpu_name(zen5)
+    assert cpu_name(zen3).startswith("AMD EPYC") and cpu_name(zen5).startswith("AMD EPYC")
+    assert autotune.machine().startswith(cpu_name())  # the key holds this machine's numbers

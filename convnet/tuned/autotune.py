@@ -8,10 +8,10 @@ units. So where the annex has several ways to do one piece of work (always inclu
 fast rung's own), :func:`choose` times them the first time that piece of work comes up, on
 the real arrays, and keeps the fastest. The choice is kept for the process and written to a
 small JSON file beside Numba's cache (``NUMBA_CACHE_DIR`` if set, else the annex's
-``__pycache__``; a user cache folder if that is not writable), keyed by the CPU's model name,
-the number of threads and the shapes. Later runs on the same machine read it and measure
-nothing, which also keeps their arithmetic, and so their trained weights, the same from one
-run to the next.
+``__pycache__``; a user cache folder if that is not writable), keyed by the machine (see
+:func:`machine`), the number of threads and the shapes. Later runs on the same machine read
+it and measure nothing, which also keeps their arithmetic, and so their trained weights, the
+same from one run to the next.
 
 Set ``CONVNET_AUTOTUNE=0`` to skip measuring and take the first candidate (the annex's
 default; also what ``NUMBA_DISABLE_JIT=1`` does), ``CONVNET_AUTOTUNE=fresh`` to measure
@@ -24,16 +24,16 @@ import functools
 import json
 import math
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from convnet.jit import JIT_ENABLED, get_num_threads, kernel, prange
+from convnet.jit import JIT_ENABLED, cpu_name, get_num_threads, kernel, prange
+from convnet.tuned import blas
 
-__all__ = ["choose", "cpu_model", "cache_file", "last_choice", "BUDGET_SECONDS"]
+__all__ = ["choose", "machine", "cache_file", "last_choice", "BUDGET_SECONDS"]
 
 #: The most time one choice may take to measure, in seconds, all candidates together (a
 #: round once begun is finished), and the most rounds it takes.
@@ -70,15 +70,11 @@ last_choice: dict[str, str] = {}
 
 
 @functools.cache
-def cpu_model() -> str:
-    """The CPU's model name, as ``lscpu`` shows it (``platform.processor()`` if unknown)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def machine() -> str:
+    """What the choices are kept under: the CPU (:func:`convnet.jit.cpu_name`) and the BLAS
+    kernels in use (:func:`convnet.tuned.blas.architecture`), which ``OPENBLAS_CORETYPE``
+    can change on one CPU. Either one changes which way is fastest."""
+    return f"{cpu_name()}, BLAS {blas.architecture() or '?'}"
 
 
 def cache_file() -> Path:
@@ -140,7 +136,7 @@ def choose(work: str, shape_key, candidates: dict, run) -> str:
     """
     if not _loaded:
         _load()
-    key = f"{cpu_model()}|threads={get_num_threads()}|{work}|{shape_key}"
+    key = f"{machine()}|threads={get_num_threads()}|{work}|{shape_key}"
     choice = _CHOICES.get(key)
     if choice not in candidates:
         choice = _measure(key, candidates, run)

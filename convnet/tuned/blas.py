@@ -105,6 +105,19 @@ def one_thread():
     return controller.limit(limits=1, user_api="blas")
 
 
+@functools.cache
+def architecture() -> str:
+    """The kernel sets of the loaded BLAS libraries, as they report them ('Haswell',
+    'SkylakeX', ...): OpenBLAS picks one by the CPU it finds, or by ``OPENBLAS_CORETYPE``,
+    and which one it runs changes which way is fastest. '' if threadpoolctl is missing."""
+    controller = _controller()
+    if controller is None:
+        return ""
+    libraries = controller.select(user_api="blas").lib_controllers
+    found = {str(library.info().get("architecture")) for library in libraries}
+    return "+".join(sorted(found))
+
+
 def available() -> bool:
     """Whether BLAS can be called from the kernels: SciPy is there and its thread count can
     be set (without that, the BLAS ways are not offered)."""
