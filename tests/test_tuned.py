@@ -60,6 +60,18 @@ def test_tuned_conv_keeps_nan_through_relu():
     assert np.isnan(conv.forward(x, w, b, (1, 1), (0, 0, 0, 0), (2, 2), True)).all()
 
 
+def test_grouped_ways_are_offered_only_where_each_core_gets_a_group():
+    w = np.zeros((4, 2, 3, 3))
+    offered = {n: set(conv._candidates(conv.FORWARD_WAYS, np.zeros((n, 2, 6, 6)), w, 16))
+               for n in (3, 8, 16)}  # fmt: skip
+    grouped = {n: {way for way in ways if "per product" in way} for n, ways in offered.items()}
+    assert grouped[3] == set()
+    assert {way.removesuffix(", BLAS") for way in grouped[8]} == {"4 images per product"}
+    assert {way.removesuffix(", BLAS") for way in grouped[16]} == {"4 images per product",
+                                                                   "8 images per product"}
+    assert all({"per-image", "fast rung"} <= ways for ways in offered.values())
+
+
 def test_tuned_conv_writes_into_out_when_given():
     x, w, b, _ = _conv_arrays((3, 2, 6, 5), (4, 2, 3, 3), 0)
     fresh = conv.forward(x, w, b, (1, 1), (1, 1, 1, 1), (6, 5), True)

@@ -204,8 +204,9 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, pa
                 w_mat = kernels[layer]
                 cols = np.empty((w_mat.shape[1], (r1 - r0) * w_out), x.dtype)
                 prod = np.empty((n_ch, (r1 - r0) * w_out), x.dtype)
-                conv_rows(fmap, w_mat, biases[layer], kh, kw, sh, sw, pt, pl, r0, r1, w_out,
-                          relu, False, cols, prod, out.reshape(n_ch, h_out * w_out))  # fmt: skip
+                conv_rows(fmap.reshape((1, *fmap.shape)), w_mat, biases[layer], kh, kw, sh, sw,
+                          pt, pl, r0, r1, w_out, relu, False, cols, prod,
+                          out.reshape((1, n_ch, h_out * w_out)))  # fmt: skip
             else:
                 argmax = np.empty((h_out, w_out), np.int64)  # the op's by-product, unused here
                 for c in range(n_ch):

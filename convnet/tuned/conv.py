@@ -36,56 +36,68 @@ __all__ = ["conv_rows", "forward", "backward", "forward_pool", "backward_pool", 
 
 
 @kernel
-def conv_rows(x, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu, blas, cols,
-              prod, out):  # fmt: skip
-    """Output rows ``oh_start <= oh < oh_stop`` of one image: ``w_mat @ cols + b``, then ReLU
-    if asked, into ``out[:, oh_start*W_out : oh_stop*W_out]``. The product is BLAS's if
-    ``blas`` (see :mod:`convnet.tuned.blas`), else the register-tiled GEMM's.
+def conv_rows(xs, w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu, blas, cols,
+              prod, outs):  # fmt: skip
+    """Output rows ``oh_start <= oh < oh_stop`` of a run of images ``xs`` in one product:
+    ``w_mat @ [cols of xs[0] | cols of xs[1] | ...] + b``, then ReLU if asked, into
+    ``outs[g][:, oh_start*W_out : oh_stop*W_out]``. The product is BLAS's if ``blas`` (see
+    :mod:`convnet.tuned.blas`), else the register-tiled GEMM's.
 
-    x : (C, H, W); w_mat : (F, K); b : (F,); cols : (K, P) and prod : (F, P) scratch, where
-    ``P = (oh_stop - oh_start) * W_out``; out : (F, H_out * W_out), the image's output.
-    ``prod`` may be ``out`` itself when the rows are all of them (the product then goes
-    straight into place). :mod:`convnet.tuned.bands` calls this too, for bands of rows.
+    xs : (G, C, H, W); w_mat : (F, K); b : (F,); cols : (K, G*P) and prod : (F, G*P)
+    scratch, where ``P = (oh_stop - oh_start) * W_out``; outs : (G, F, H_out * W_out), the
+    images' outputs. ``prod`` may be ``outs[0]`` itself when there is one image and the rows
+    are all of them (the product then goes straight into place). :mod:`convnet.tuned.bands`
+    calls this too, for bands of rows of one image.
     """
-    im2col_image(x, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, cols)
-    product(w_mat, cols, prod, False, blas)  # (F, K) x (K, P) -> (F, P)
-    p_start, p_stop = oh_start * w_out, oh_stop * w_out
-    for f in range(w_mat.shape[0]):  # + bias, ReLU, into place
-        # views that start at 0, so that the compiler sees no negative index and vectorises
-        # the loop
-        out_f, prod_f, bias = out[f, p_start:p_stop], prod[f], b[f]
-        for p in range(out_f.shape[0]):
-            v = prod_f[p] + bias
-            # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
-            out_f[p] = v if (not relu or not v < 0.0) else 0.0
+    n_pos = (oh_stop - oh_start) * w_out
+    for g in range(xs.shape[0]):  # the images' patches side by side
+        im2col_image(xs[g], kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out,
+                     cols[:, g * n_pos : (g + 1) * n_pos])  # fmt: skip
+    product(w_mat, cols, prod, False, blas)  # (F, K) x (K, G*P) -> (F, G*P)
+    p_start = oh_start * w_out
+    for g in range(xs.shape[0]):  # + bias, ReLU, into place
+        for f in range(w_mat.shape[0]):
+            # views that start at 0, so that the compiler sees no negative index and
+            # vectorises the loop
+            out_f = outs[g, f, p_start : p_start + n_pos]
+            prod_f, bias = prod[f, g * n_pos : (g + 1) * n_pos], b[f]
+            for p in range(n_pos):
+                v = prod_f[p] + bias
+                # "not v < 0" rather than "v > 0": a NaN must stay NaN, as in np.maximum
+                out_f[p] = v if (not relu or not v < 0.0) else 0.0
 
 
 @kernel(parallel=True)
 def _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, n_pieces,
-                         relu, blas, out):  # fmt: skip
+                         group, relu, blas, out):  # fmt: skip
     """out[n] (F, P) = w_mat (F, K) @ cols(x[n]) (K, P) + b, then ReLU if asked.
 
     The work is cut into ``n_chunks`` runs of images times ``n_pieces`` runs of output rows
-    (see :func:`_work_items`); each piece of an image is a product of its own."""
+    (see :func:`_work_items`). Each piece of an image is a product of its own, or, with
+    ``group`` > 1 (at least the images of a run, and one piece), each run is one product."""
     n_img = x.shape[0]
     n_filt, k_size = w_mat.shape
     for t in prange(n_chunks * n_pieces):
         chunk, piece = t // n_pieces, t % n_pieces
         oh_start, oh_stop = piece * h_out // n_pieces, (piece + 1) * h_out // n_pieces
-        # buffers of its own: the piece's columns and, when an image is cut into pieces,
-        # their product with the kernel (a whole image's goes straight into out[n])
-        cols = np.empty((k_size, (oh_stop - oh_start) * w_out), x.dtype)
-        prod = np.empty((n_filt, (oh_stop - oh_start) * w_out if n_pieces > 1 else 0), x.dtype)
-        for n in range(chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks):
-            conv_rows(x[n], w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out, relu,
-                      blas, cols, out[n] if n_pieces == 1 else prod, out[n])  # fmt: skip
+        first, stop = chunk * n_img // n_chunks, (chunk + 1) * n_img // n_chunks
+        g = max(1, min(group, stop - first))  # images per product
+        # buffers of its own: the columns and, unless it is one whole image, their product
+        # with the kernel (a whole image's goes straight into out[n])
+        n_pos = (oh_stop - oh_start) * w_out
+        cols = np.empty((k_size, g * n_pos), x.dtype)
+        prod = np.empty((n_filt, g * n_pos if n_pieces > 1 or g > 1 else 0), x.dtype)
+        for n in range(first, stop, g):
+            conv_rows(x[n : n + g], w_mat, b, kh, kw, sh, sw, pt, pl, oh_start, oh_stop, w_out,
+                      relu, blas, cols, prod if prod.size else out[n], out[n : n + g])  # fmt: skip
 
 
 @kernel(parallel=True)
-def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, need_dx,
-                          relu_out, argmax, blas, dw_parts, db_parts, dx):  # fmt: skip
+def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, group,
+                          need_dx, relu_out, argmax, blas, dw_parts, db_parts, dx):  # fmt: skip
     """Over chunk t of the images: dw_parts[t] = sum d[n] @ cols[n]^T, db_parts[t] = sum of
-    d[n] over positions; dx[n] = col2im(w^T @ d[n]).
+    d[n] over positions; dx[n] = col2im(w^T @ d[n]). With ``group`` > 1 (at least the images
+    of a chunk), the chunk's images are side by side in one product of each kind.
 
     With a non-empty ``relu_out`` (N, F, Q), ``d[n]`` is first zeroed where ``relu_out[n]``
     is not positive (the fused ReLU's backward pass). With a non-empty ``argmax`` (N, F, Q),
@@ -97,33 +109,39 @@ def _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chu
     n_pos = h_out * w_out
     k_size = w_t.shape[0]
     for t in prange(n_chunks):
-        cols = np.empty((k_size, n_pos), x.dtype)
-        dcols = np.empty((k_size, n_pos), x.dtype)
-        d_masked = np.empty((n_filt, n_pos), x.dtype)
-        for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
-            d_n = d[n]
-            if pooled:
-                d_masked[:, :] = 0.0
-                for f in range(n_filt):
-                    for q in range(n_q):
-                        if not relu or relu_out[n, f, q] > 0.0:
-                            d_masked[f, argmax[n, f, q]] += d_n[f, q]
-                d_n = d_masked
-            elif relu:
-                y_n = relu_out[n]
-                for f in range(n_filt):
-                    for p in range(n_pos):
-                        d_masked[f, p] = d_n[f, p] if y_n[f, p] > 0.0 else 0.0
-                d_n = d_masked
+        first, stop = t * n_img // n_chunks, (t + 1) * n_img // n_chunks
+        g = max(1, min(group, stop - first))  # images per product
+        cols = np.empty((k_size, g * n_pos), x.dtype)
+        dcols = np.empty((k_size, g * n_pos), x.dtype)
+        d_masked = np.empty((n_filt, g * n_pos), x.dtype)
+        for n0 in range(first, stop, g):
+            for i in range(g):  # each image's gradient and patches, side by side
+                n, d_n, p0 = n0 + i, d[n0 + i], i * n_pos
+                if pooled:
+                    d_masked[:, p0 : p0 + n_pos] = 0.0
+                    for f in range(n_filt):
+                        for q in range(n_q):
+                            if not relu or relu_out[n, f, q] > 0.0:
+                                d_masked[f, p0 + argmax[n, f, q]] += d_n[f, q]
+                elif relu or g > 1:
+                    for f in range(n_filt):
+                        for p in range(n_pos):
+                            keep = not relu or relu_out[n, f, p] > 0.0
+                            d_masked[f, p0 + p] = d_n[f, p] if keep else 0.0
+                im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out,
+                             cols[:, p0 : p0 + n_pos])  # fmt: skip
+            # one image with nothing to mask is read where it lies
+            d_g = d_masked if pooled or relu or g > 1 else d[n0]
             for f in range(n_filt):
-                db_parts[t, f] += d_n[f].sum()
-            im2col_image(x[n], kh, kw, sh, sw, pt, pl, 0, h_out, w_out, cols)  # (K, P)
-            product_nt(d_n, cols, dw_parts[t], True, blas)  # (F, P) x (K, P)^T -> (F, K), summed
+                db_parts[t, f] += d_g[f].sum()
+            product_nt(d_g, cols, dw_parts[t], True, blas)  # (F, G*P) x (K, G*P)^T, summed
             if need_dx:
                 # summed over only F filters: gemm_nn (when not BLAS), which has no per-tile
                 # sums to finish
-                product(w_t, d_n, dcols, False, blas)  # (K, F) x (F, P) -> (K, P)
-                col2im_image(dcols, kh, kw, sh, sw, pt, pl, h_out, w_out, dx[n])
+                product(w_t, d_g, dcols, False, blas)  # (K, F) x (F, G*P) -> (K, G*P)
+                for i in range(g):
+                    col2im_image(dcols[:, i * n_pos : (i + 1) * n_pos], kh, kw, sh, sw, pt, pl,
+                                 h_out, w_out, dx[n0 + i])  # fmt: skip
 
 
 @kernel(parallel=True)
@@ -139,8 +157,8 @@ def _conv_pool_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out,
         cols = np.empty((k_size, h_out * w_out), x.dtype)
         maps = np.empty((n_filt, h_out * w_out), x.dtype)
         for n in range(t * n_img // n_chunks, (t + 1) * n_img // n_chunks):
-            conv_rows(x[n], w_mat, b, kh, kw, sh, sw, pt, pl, 0, h_out, w_out, relu, blas,
-                      cols, maps, maps)  # fmt: skip
+            conv_rows(x[n : n + 1], w_mat, b, kh, kw, sh, sw, pt, pl, 0, h_out, w_out, relu,
+                      blas, cols, maps, maps.reshape((1, n_filt, h_out * w_out)))  # fmt: skip
             for f in range(n_filt):
                 maxpool_rows(maps[f].reshape((h_out, w_out)), ph, pw, psh, psw, ppt, ppl, 0,
                              out.shape[2], out[n, f], argmax[n, f])  # fmt: skip
@@ -157,110 +175,20 @@ IMAGES_PER_CHUNK = 4
 FEW_IMAGES = 2 * IMAGES_PER_CHUNK
 
 
-def _chunks(n_img: int) -> int:
-    """How many pieces of at most ``IMAGES_PER_CHUNK`` images to cut a batch into."""
-    return max(1, -(-n_img // IMAGES_PER_CHUNK))
+def _chunks(n_img: int, group: int = 1) -> int:
+    """How many pieces of at most ``IMAGES_PER_CHUNK`` images (or, with ``group`` > 1, of at
+    most ``group`` images, one product each) to cut a batch into."""
+    return max(1, -(-n_img // max(group, IMAGES_PER_CHUNK if group == 1 else 1)))
 
 
-def _work_items(n_img: int, h_out: int) -> tuple[int, int]:
+def _work_items(n_img: int, h_out: int, group: int = 1) -> tuple[int, int]:
     """``(n_chunks, n_pieces)`` for the forward kernel: runs of images, and for few images
-    runs of output rows within each image, at least ``IMAGES_PER_CHUNK`` work items in all.
-    (More, smaller pieces cost more in handing out than they gain in balance.)"""
-    if n_img >= FEW_IMAGES:
-        return _chunks(n_img), 1
+    (one at a time) runs of output rows within each image, at least ``IMAGES_PER_CHUNK`` work
+    items in all. (More, smaller pieces cost more in handing out than they gain in
+    balance.)"""
+    if n_img >= FEW_IMAGES or group > 1:
+        return _chunks(n_img, group), 1
     return n_img, max(1, min(h_out, -(-IMAGES_PER_CHUNK // max(n_img, 1))))
-
-
-# ---------------------------------------------------------------------------------------------
-# The second way: a few images at a time through one BLAS product.
-#
-# The per-image kernels above multiply with the register-tiled GEMM of convnet/tuned/gemm.py.
-# On a CPU whose BLAS has kernels written for its vector units (AVX-512, say), BLAS can be
-# twice as fast at the product. The product of one image is small for BLAS, so a group of G
-# images is laid side by side in one patch matrix (K, G*P): one product of the filters with
-# it, (F, K) @ (K, G*P), does the group, and short kernels move the result into NCHW order
-# with bias and ReLU on the way. G is chosen by measuring: big enough for BLAS, small enough
-# that the group's patches stay in the cache.
-# ---------------------------------------------------------------------------------------------
-
-
-@kernel(parallel=True)
-def _im2col_group(x, n0, kh, kw, sh, sw, pt, pl, h_out, w_out, cols):
-    """``cols`` (K, G*P): the patches of image ``n0 + g`` in columns ``g*P`` to ``(g+1)*P``."""
-    n_pos = h_out * w_out
-    for g in prange(cols.shape[1] // n_pos):
-        im2col_image(x[n0 + g], kh, kw, sh, sw, pt, pl, 0, h_out, w_out,
-                     cols[:, g * n_pos : (g + 1) * n_pos])  # fmt: skip
-
-
-@kernel(parallel=True)
-def _to_images(prod, b, relu, n0, out):
-    """``out[n0 + g, f, p] = relu(prod[f, g*P + p] + b[f])`` (no ReLU unless ``relu``)."""
-    n_filt, n_pos = out.shape[1], out.shape[2]
-    for g in prange(prod.shape[1] // n_pos):
-        for f in range(n_filt):
-            src, dst, bias = prod[f, g * n_pos : (g + 1) * n_pos], out[n0 + g, f], b[f]
-            for p in range(n_pos):
-                v = src[p] + bias
-                dst[p] = v if (not relu or not v < 0.0) else 0.0  # NaN stays NaN
-
-
-@kernel(parallel=True)
-def _from_images(d, relu_out, n0, d_group):
-    """``d_group[f, g*P + p] = d[n0 + g, f, p]``, zero where a non-empty ``relu_out`` is not
-    positive (ReLU's backward pass)."""
-    relu = relu_out.size > 0
-    n_filt, n_pos = d.shape[1], d.shape[2]
-    for g in prange(d_group.shape[1] // n_pos):
-        for f in range(n_filt):
-            src, dst = d[n0 + g, f], d_group[f, g * n_pos : (g + 1) * n_pos]
-            for p in range(n_pos):
-                dst[p] = src[p] if (not relu or relu_out[n0 + g, f, p] > 0.0) else 0.0
-
-
-@kernel(parallel=True)
-def _col2im_group(dcols, n0, kh, kw, sh, sw, pt, pl, h_out, w_out, dx):
-    """col2im of columns ``g*P`` to ``(g+1)*P`` of ``dcols`` into image ``n0 + g`` of ``dx``."""
-    n_pos = h_out * w_out
-    for g in prange(dcols.shape[1] // n_pos):
-        col2im_image(dcols[:, g * n_pos : (g + 1) * n_pos], kh, kw, sh, sw, pt, pl, h_out,
-                     w_out, dx[n0 + g])  # fmt: skip
-
-
-def _groups(n_img, group):
-    return [(n0, min(group, n_img - n0)) for n0 in range(0, n_img, group)]
-
-
-def _forward_grouped(x, w, b, stride_hw, pads, out_hw, relu, out, group):
-    (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
-    n_filt, n_pos = w.shape[0], h_out * w_out
-    w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))
-    flat = out.reshape(len(x), n_filt, n_pos)
-    for n0, g in _groups(len(x), group):
-        cols = np.empty((w_mat.shape[1], g * n_pos), x.dtype)
-        _im2col_group(x, n0, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out, cols)
-        _to_images(w_mat @ cols, b, relu, n0, flat)
-
-
-def _backward_grouped(d, x, w, stride_hw, pads, relu_out, need_dx, group):
-    (kh, kw), (sh, sw) = w.shape[2:], stride_hw
-    n_img, n_filt, n_pos = d.shape
-    h_out, w_out = _out_hw(x, w, stride_hw, pads)
-    w_mat = w.reshape(n_filt, -1)
-    dw = np.zeros(w_mat.shape, x.dtype)
-    db = np.zeros(n_filt, x.dtype)
-    dx = np.empty(x.shape, x.dtype) if need_dx else None
-    for n0, g in _groups(n_img, group):
-        cols = np.empty((w_mat.shape[1], g * n_pos), x.dtype)
-        _im2col_group(x, n0, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out, cols)
-        d_group = np.empty((n_filt, g * n_pos), x.dtype)
-        _from_images(d, relu_out, n0, d_group)
-        dw += d_group @ cols.T
-        db += d_group.sum(axis=1)
-        if need_dx:
-            _col2im_group(w_mat.T @ d_group, n0, kh, kw, sh, sw, pads[0], pads[2], h_out,
-                          w_out, dx)  # fmt: skip
-    return dx, dw.reshape(w.shape), db
 
 
 def _out_hw(x, w, stride_hw, pads):
@@ -270,40 +198,49 @@ def _out_hw(x, w, stride_hw, pads):
 
 
 # ---------------------------------------------------------------------------------------------
-# The first way: each image on one core, with the register-tiled GEMM (kernels above).
+# The ways of the kernels above: each image on one core, or a few images side by side.
+#
+# Each image's product is (F, K) @ (K, P). On small maps it is small: 128 filters of 1,152
+# weights times 16 positions for a 4x4 map. A matrix-product kernel, ours or BLAS's, runs
+# such a thin product far below its speed on big ones, since it loads each weight to use it
+# only 16 times. So a core may also take G images at once, their patch matrices side by side
+# in one (K, G*P), and do them in one product (F, K) @ (K, G*P), every weight now used G*P
+# times; each core calls BLAS on its own group, held to one thread. G is chosen by measuring
+# with the rest: big enough for the product, small enough that the group's patches stay in
+# the core's cache.
 # ---------------------------------------------------------------------------------------------
 
 
-def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out, use_blas=False):
+def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out, use_blas=False, group=1):
     (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
     n_img, n_filt = x.shape[0], w.shape[0]
     w_mat = np.ascontiguousarray(w.reshape(n_filt, -1))  # (F, K), rows ordered (c, i, j)
-    n_chunks, n_pieces = _work_items(n_img, h_out)
+    n_chunks, n_pieces = _work_items(n_img, h_out, group)
     # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
     # pieces of one image go in equal shares fixed in advance, which saves the cost of
     # handing out: a few percent of one image's pass.
     with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext(), _threads(use_blas):
         _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                             n_chunks, n_pieces, relu, use_blas,
+                             n_chunks, n_pieces, group, relu, use_blas,
                              out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
 
 
 def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=False,
-                        argmax=None):  # fmt: skip
+                        argmax=None, group=1):  # fmt: skip
     (kh, kw), (sh, sw) = w.shape[2:], stride_hw
     n_img, n_filt = d.shape[:2]
     h_out, w_out = _out_hw(x, w, stride_hw, pads)
     if argmax is None:
         argmax = np.empty((0, 0, 0), np.int32)  # the kernel's sign for "not pooled"
     w_t = np.ascontiguousarray(w.reshape(n_filt, -1).T)  # (K, F)
-    n_chunks = _chunks(n_img)
+    n_chunks = _chunks(n_img, group)
     dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
     db_parts = np.zeros((n_chunks, n_filt), x.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
     with parallel_chunksize(1), _threads(use_blas):
         _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                              n_chunks, need_dx, relu_out, argmax, use_blas, dw_parts, db_parts,
-                              dx)  # fmt: skip
+                              n_chunks, group, need_dx, relu_out, argmax, use_blas, dw_parts,
+                              db_parts, dx)  # fmt: skip
     dw = dw_parts.sum(axis=0).reshape(w.shape)
     return (dx if need_dx else None), dw, db_parts.sum(axis=0)
 
@@ -334,19 +271,28 @@ def _threads(use_blas):
     return blas.one_thread() if use_blas else contextlib.nullcontext()
 
 
-#: The ways to do a batch's forward and backward passes. "per-image, BLAS" is offered only
-#: where BLAS can be held to one thread per call (:func:`convnet.tuned.blas.available`). The
-#: ways that leave BLAS's own threads spinning go last (see :func:`convnet.tuned.autotune.choose`).
-FORWARD_WAYS = {"per-image": _forward_per_image,
-                "per-image, BLAS": functools.partial(_forward_per_image, use_blas=True),
-                "fast rung": _forward_core,
-                **{f"BLAS, {g} images": functools.partial(_forward_grouped, group=g)
-                   for g in (8, 16)}}  # fmt: skip
-BACKWARD_WAYS = {"per-image": _backward_per_image,
-                 "per-image, BLAS": functools.partial(_backward_per_image, use_blas=True),
-                 "fast rung": _backward_core,
-                 **{f"BLAS, {g} images": functools.partial(_backward_grouped, group=g)
-                    for g in (8, 16)}}  # fmt: skip
+def _per_core_ways(per_image, core):
+    """The ways, by name: one image or ``GROUPS`` images per product, each with the register
+    tiles or BLAS, then the fast rung."""
+    ways = {}
+    for group in (1, *GROUPS):
+        for use_blas in (False, True):
+            name = ("per-image" if group == 1 else f"{group} images per product") + (
+                ", BLAS" if use_blas else "")
+            ways[name] = functools.partial(per_image, use_blas=use_blas, group=group)
+    return {**ways, "fast rung": core}
+
+
+#: Images per product in the grouped ways (see above).
+GROUPS = (4, 8)
+
+#: The ways to do a batch's forward and backward passes. Those with BLAS are offered only
+#: where BLAS can be held to one thread per call (:func:`convnet.tuned.blas.available`), and
+#: those with G images per product only for a batch of at least 2G, one group per core. The
+#: fast rung, which leaves BLAS's own threads spinning, goes last (see
+#: :func:`convnet.tuned.autotune.choose`).
+FORWARD_WAYS = _per_core_ways(_forward_per_image, _forward_core)
+BACKWARD_WAYS = _per_core_ways(_backward_per_image, _backward_core)
 
 
 #: The fast rung stays a candidate only while the batch's patch matrix is at most this many
@@ -357,10 +303,15 @@ CORE_CANDIDATE_BYTES = 1 << 27
 
 def _candidates(ways, x, w, n_pos):
     patches = x.shape[0] * w[0].size * n_pos * x.itemsize
-    drop = {"fast rung"} if patches > CORE_CANDIDATE_BYTES else set()
-    if not blas.available():
-        drop.add("per-image, BLAS")
-    return {name: way for name, way in ways.items() if name not in drop}
+    too_few = {f"{group} images per product" for group in GROUPS if len(x) < 2 * group}
+
+    def offered(name):
+        if name == "fast rung":
+            return patches <= CORE_CANDIDATE_BYTES
+        return name.removesuffix(", BLAS") not in too_few and (
+            blas.available() or not name.endswith("BLAS"))
+
+    return {name: way for name, way in ways.items() if offered(name)}
 
 
 def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None, way=None):
