@@ -93,11 +93,21 @@ def _register_tiled(a, b):
         matmul_nn(a, b)  # fmt: skip
 
 
+def _numpy_one_thread(a, b):
+    with blas.one_thread():
+        return a @ b
+
+
 #: Ways to do a batch's product: the register-tiled GEMM on blocks of rows
 #: (:mod:`convnet.tuned.gemm`), BLAS on each core's block of rows (:mod:`convnet.tuned.blas`),
-#: and NumPy's ``@``, whose BLAS shares the product between the cores with threads of its own.
+#: and NumPy's ``@`` on one thread, for the small products that are not worth sharing out.
+#: NumPy's ``@`` on all cores is not one of them: its BLAS threads keep spinning for up to a
+#: tenth of a second after each product, and every Numba kernel that runs in that time (the
+#: rest of the step) shares the cores with them. Timed on its own, with a few milliseconds of
+#: such work after it, that way could look fastest and then slow a training step by a
+#: quarter, as it did on a Zen 3 EPYC.
 MATMUL_WAYS = {"register-tiled GEMM": _register_tiled, "BLAS per core": blas.matmul,
-               "NumPy's BLAS": np.matmul}  # fmt: skip
+               "NumPy's BLAS, one thread": _numpy_one_thread}  # fmt: skip
 
 
 def matmul(a, b, way=None):
