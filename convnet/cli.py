@@ -359,7 +359,7 @@ def check_run_options(args) -> None:
 
 
 def train(args) -> int:
-    from convnet import data, inspect, plots
+    from convnet import data
     from convnet.diagnostics import Diagnostics
     from convnet.io import load_checkpoint
 
@@ -455,11 +455,28 @@ def train(args) -> int:
     model.save(model_path, metadata={**results, "history": history,
                                      "split": "sklearn train_test_split(test_size=0.2, "
                                               "random_state=42, stratify=y)"})  # fmt: skip
+    if args.figures:
+        draw_run_figures(out, model, split, history, clock, watch, settings, dataset.class_names)
+    (out / "diagnostics.json").write_text(json.dumps(watch.state()) + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("Saved:")
+    saved = {name: what for name, what in RUN_FILES.items()
+             if args.figures or not name.endswith(".png")}  # fmt: skip
+    width = max(len(str(out / name)) for name in saved)
+    for name, what in saved.items():
+        print(f"  {str(out / name):<{width}}  {what}")
+    print(f"Wall time: {results['wall_seconds']:.0f} s on {results['machine']}")
+    return 0
+
+
+def draw_run_figures(out, model, split, history, clock, watch, settings, names) -> None:
+    """The run's pictures in ``out``: the ``.png`` files of :data:`RUN_FILES`."""
+    from convnet import inspect, plots
+
     probabilities = model.predict(split.x_test)
     predicted = probabilities.argmax(axis=1)
     plots.plot_history(history, out / "curves.png")
     plots.plot_time_to_accuracy(clock.curve, out / "time_to_accuracy.png")
-    names = dataset.class_names
     plots.plot_confusion(split.y_test, predicted, out / "confusion.png", class_names=names)
     plots.plot_misclassified(split.x_test, split.y_test, predicted, out / "misclassified.png",
                              probabilities=probabilities, class_names=names)  # fmt: skip
@@ -470,14 +487,6 @@ def train(args) -> int:
     inspect.embedding_figure(model, split.x_test[:EMBEDDED], split.y_test[:EMBEDDED],
                              ["pca", "tsne"]).savefig(out / "embedding.png", dpi=100)
     watch.figure().savefig(out / "diagnostics.png", dpi=100)
-    (out / "diagnostics.json").write_text(json.dumps(watch.state()) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print("Saved:")
-    width = max(len(str(out / name)) for name in RUN_FILES)
-    for name, what in RUN_FILES.items():
-        print(f"  {str(out / name):<{width}}  {what}")
-    print(f"Wall time: {results['wall_seconds']:.0f} s on {results['machine']}")
-    return 0
 
 
 def dataset_of(model) -> str:
@@ -681,6 +690,10 @@ def build_parser(prog=None, *, command=None) -> argparse.ArgumentParser:
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
                    help="0: quiet; 1: a progress bar per epoch on a terminal; 2: one line per "
                         "epoch")  # fmt: skip
+    t.add_argument("--figures", action=argparse.BooleanOptionalAction, default=True,
+                   help="draw the run's pictures (curves, confusion matrix, filters, ...) at "
+                        "the end; --no-figures saves only the model, the checkpoint and the "
+                        "numbers, some seconds sooner")  # fmt: skip
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run with these options (or in --out) from "
                         "its checkpoint.h5")  # fmt: skip

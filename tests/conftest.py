@@ -13,6 +13,7 @@ compiling Numba kernels, and with ``NUMBA_DISABLE_JIT=1`` every example runs the
 plain Python, so a per-example time limit would only produce false alarms.
 """
 
+import contextlib
 import os
 
 import numpy as np
@@ -31,6 +32,45 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # by one (tests/test_tuned.py) and the measuring itself in tests/test_autotune.py, so the
 # other tests take each piece of work's first way unmeasured.
 os.environ.setdefault("CONVNET_AUTOTUNE", "0")
+
+
+#: Test and validation images kept by :func:`shortened_datasets`.
+SHORT_SETS = 2000
+
+
+@contextlib.contextmanager
+def shortened_datasets(n=SHORT_SETS):
+    """While inside, ``convnet.data`` gives the first ``n`` test images only (``load_data``)
+    and the first ``n`` validation images of the split (``load_split``); the training set
+    stays whole.
+
+    For the tests of the command line, which check what a run does, writes and prints, not
+    its accuracy: every pass over the full sets (12,000 validation images after every epoch,
+    10,000 test images three times a run) costs seconds, most of a short run's time.
+    """
+    from convnet import data
+
+    full_data, full_split = data.load_data, data.load_split
+
+    def load_data(*args, **kwargs):
+        train, (x_test, y_test) = full_data(*args, **kwargs)
+        return train, (x_test[:n], y_test[:n])
+
+    def load_split(*args, **kwargs):
+        split = full_split(*args, **kwargs)
+        return split._replace(x_val=split.x_val[:n], y_val=split.y_val[:n])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "load_data", load_data)
+        patch.setattr(data, "load_split", load_split)
+        yield n
+
+
+@pytest.fixture
+def short_sets():
+    """:func:`shortened_datasets` for one test."""
+    with shortened_datasets() as n:
+        yield n
 
 
 @pytest.fixture

@@ -11,6 +11,10 @@ from PIL import Image
 
 from convnet.cli import main
 
+# Runs here see only the first 2,000 validation and test images (conftest.shortened_datasets):
+# these tests check what a run does, writes and prints; tests/test_training.py checks what
+# training reaches.
+
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CONVNET_DATA_DIR"), reason="set CONVNET_DATA_DIR to the MNIST folder"
 )
@@ -18,9 +22,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
+    from conftest import shortened_datasets
+
     out = tmp_path_factory.mktemp("run")
-    code = main(["train", "--limit", "2000", "--epochs", "1", "--batch-size", "64",
-                 "--out", str(out), "--verbose", "2"])  # fmt: skip
+    with shortened_datasets():
+        code = main(["train", "--limit", "2000", "--epochs", "1", "--batch-size", "64",
+                     "--out", str(out), "--verbose", "2"])  # fmt: skip
     assert code == 0
     return out
 
@@ -37,7 +44,7 @@ def test_train_writes_model_plots_and_results(trained, capsys):
     assert 50 < results["peak_rss_mb"] < 24_000  # MB: what the process really held, not 0
 
 
-def test_evaluate_reports_the_same_numbers(trained, capsys):
+def test_evaluate_reports_the_same_numbers(trained, short_sets, capsys):
     results = json.loads((trained / "results.json").read_text())
     assert main(["evaluate", "--model", str(trained / "mnist.h5")]) == 0
     out = capsys.readouterr().out
@@ -59,14 +66,15 @@ def test_predict_reads_a_drawn_png(trained, tmp_path, capsys):
     assert capsys.readouterr().out.startswith(f"{path}: {y_test[0]} (")
 
 
-def test_resume_continues_the_run(trained, tmp_path, capsys):
+def test_resume_continues_the_run(trained, tmp_path, short_sets, capsys):
     from convnet.io import load_checkpoint, load_model
 
     out = tmp_path / "run"
     shutil.copytree(trained, out)
     first = load_model(out / "mnist.h5").metadata["history"]
     assert load_checkpoint(out / "checkpoint.h5").settings["batch_size"] == 64
-    assert main(["train", "--resume", "--epochs", "2", "--out", str(out), "--verbose", "2"]) == 0
+    assert main(["train", "--resume", "--epochs", "2", "--out", str(out), "--verbose", "2",
+                 "--no-figures"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "Resuming" in printed and "Epoch 2/2" in printed and "Epoch 1/2" not in printed
     results = json.loads((out / "results.json").read_text())
@@ -86,8 +94,9 @@ def test_resume_refuses_other_options_and_a_missing_checkpoint(trained, tmp_path
     assert "--shift must be from 0 (no shifts) to 27 pixels, got -1" in capsys.readouterr().err
 
 
-def test_train_writes_into_a_run_folder_that_resume_and_evaluate_find(tmp_path, monkeypatch,
-                                                                      capsys):  # fmt: skip
+def test_train_writes_into_a_run_folder_that_resume_and_evaluate_find(
+    tmp_path, monkeypatch, short_sets, capsys
+):
     from pathlib import Path
 
     from convnet.cli import RUN_FILES
@@ -95,15 +104,17 @@ def test_train_writes_into_a_run_folder_that_resume_and_evaluate_find(tmp_path, 
 
     monkeypatch.chdir(tmp_path)
     options = ["--net", "small", "--limit", "2000", "--verbose", "0"]
-    assert main(["train", *options, "--epochs", "1"]) == 0
-    run = Path("runs", "small-limit2000")
+    assert main(["train", *options, "--epochs", "1", "--no-figures"]) == 0
+    run = Path("runs", "small-limit2000")  # --no-figures is not a setting of the run
     assert [p.name for p in tmp_path.iterdir()] == ["runs"]  # nothing else in the folder
-    assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES)
+    saved = sorted(name for name in RUN_FILES if not name.endswith(".png"))
+    assert sorted(p.name for p in run.iterdir()) == saved == [
+        "checkpoint.h5", "diagnostics.json", "mnist.h5", "results.json"]  # fmt: skip
     printed = capsys.readouterr().out
-    for name in RUN_FILES:  # the end of the run says where each file went
-        assert f"  {run / name} " in printed, name
+    for name in RUN_FILES:  # the end of the run says where each file went, and only those
+        assert (f"  {run / name} " in printed) == (name in saved), name
     # The same options with --resume find the folder again.
-    assert main(["train", *options, "--epochs", "2", "--resume"]) == 0
+    assert main(["train", *options, "--epochs", "2", "--resume", "--no-figures"]) == 0
     assert load_checkpoint(run / "checkpoint.h5").epoch == 2
     capsys.readouterr()
     # Without --model, evaluate takes the newest trained model, and says which.
@@ -119,17 +130,19 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
     assert "train_mnist.py" in capsys.readouterr().err
 
 
-def test_train_net_small_trains_the_small_cnn(tmp_path, capsys):
+def test_train_net_small_trains_the_small_cnn(tmp_path, short_sets, capsys):
     from convnet.io import load_model
 
     assert main(["train", "--net", "small", "--limit", "2000", "--epochs", "1",
-                 "--out", str(tmp_path), "--verbose", "0"]) == 0  # fmt: skip
+                 "--out", str(tmp_path), "--verbose", "0", "--no-figures"]) == 0  # fmt: skip
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["net"] == "small" and results["train_images"] == 2000
     assert load_model(tmp_path / "mnist.h5").count_params() == 5994
 
 
-def test_train_net_modern_uses_its_recipe_and_writes_a_loadable_residual_model(tmp_path):
+def test_train_net_modern_uses_its_recipe_and_writes_a_loadable_residual_model(
+    tmp_path, short_sets
+):
     from convnet.io import load_model
 
     assert main(["train", "--net", "modern", "--limit", "640", "--epochs", "1",
@@ -141,7 +154,8 @@ def test_train_net_modern_uses_its_recipe_and_writes_a_loadable_residual_model(t
     assert [point["epoch"] for point in results["accuracy_against_seconds"]] == [1]
     model = load_model(tmp_path / "mnist.h5")
     assert model.count_params() == 308842 and type(model.optimizer).__name__ == "AdamW"
-    assert (tmp_path / "time_to_accuracy.png").stat().st_size > 0
+    for name in ("time_to_accuracy.png", "filters.png", "embedding.png", "diagnostics.png"):
+        assert (tmp_path / name).stat().st_size > 0, name  # drawn for a residual net too
 
 
 @pytest.mark.parametrize("name", ["keras3_small_cnn.h5", "tfkeras2_small_cnn.h5"])
@@ -174,8 +188,9 @@ def test_train_refuses_bad_options_before_making_a_folder(option, message, tmp_p
     assert not (tmp_path / "runs").exists()  # nothing made, nothing loaded
 
 
-def test_train_rotate_and_zoom_turn_and_zoom_the_training_batches(tmp_path, monkeypatch,
-                                                                  capsys):  # fmt: skip
+def test_train_rotate_and_zoom_turn_and_zoom_the_training_batches(
+    tmp_path, monkeypatch, short_sets, capsys
+):
     from convnet.augment import RandomAffine
 
     monkeypatch.chdir(tmp_path)
@@ -188,7 +203,8 @@ def test_train_rotate_and_zoom_turn_and_zoom_the_training_batches(tmp_path, monk
 
     monkeypatch.setattr(RandomAffine, "__call__", recording)
     assert main(["train", "--net", "small", "--limit", "500", "--epochs", "1", "--verbose", "0",
-                 "--rotate", "10", "--zoom", "0.1", "--shift", "1.5"]) == 0  # fmt: skip
+                 "--rotate", "10", "--zoom", "0.1", "--shift", "1.5",
+                 "--no-figures"]) == 0  # fmt: skip
     run = Path("runs", "small-shift1.5-rotate10-zoom0.1-limit500")
     results = json.loads((run / "results.json").read_text())
     assert (results["shift"], results["rotate"], results["zoom"]) == (1.5, 10, 0.1)

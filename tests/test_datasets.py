@@ -447,7 +447,8 @@ def test_real_datasets_cached_side_by_side(tmp_path, monkeypatch):
 
 
 @needs_fashion
-def test_train_on_fashion_mnist_from_the_command_line(tmp_path, capsys):
+def test_train_on_fashion_mnist_from_the_command_line(tmp_path, short_sets, capsys):
+    # short_sets: the run sees 2,000 validation and test images (tests/conftest.py)
     from convnet.cli import main
     from convnet.drawing import Drawing, Recogniser
     from convnet.io import load_model
@@ -456,7 +457,7 @@ def test_train_on_fashion_mnist_from_the_command_line(tmp_path, capsys):
     assert main(["train", "--dataset", "fashion_mnist", "--data-dir", REAL_FASHION_DIR,
                  "--limit", "500", "--epochs", "1", "--net", "small", "--out", str(out),
                  "--verbose", "0"]) == 0  # fmt: skip
-    assert "Fashion-MNIST: 500 training, 12,000 validation" in capsys.readouterr().out
+    assert "Fashion-MNIST: 500 training, 2,000 validation, 2,000 test" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"] == "fashion_mnist" and results["class_names"] == FASHION_CLASSES
     assert results["train_images"] == 500 and 0.1 < results["test_accuracy"] <= 1

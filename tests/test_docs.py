@@ -85,7 +85,8 @@ def test_every_figure_the_docs_show_is_drawn(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not os.environ.get("CONVNET_DATA_DIR"), reason="needs MNIST")
-def test_the_pictures_of_what_the_network_sees_are_drawn_by_their_script(tmp_path, monkeypatch):
+def test_the_pictures_of_what_the_network_sees_are_drawn_by_their_script(tmp_path, monkeypatch,
+                                                                        short_sets):  # fmt: skip
     """``docs/seeing_figures.py`` draws, from a trained run, each ``seeing/*.png`` that
     docs/seeing.md shows (there from the seed-net's run; here from a seconds-long one)."""
     from convnet.cli import main as convnet_main
@@ -95,7 +96,7 @@ def test_the_pictures_of_what_the_network_sees_are_drawn_by_their_script(tmp_pat
 
     run = tmp_path / "run"
     assert convnet_main(["train", "--net", "small", "--limit", "1000", "--epochs", "1",
-                         "--out", str(run), "--verbose", "0"]) == 0  # fmt: skip
+                         "--out", str(run), "--verbose", "0", "--no-figures"]) == 0  # fmt: skip
     shown = set(re.findall(r"\(seeing/([\w.-]+\.png)\)|\{image\} seeing/([\w.-]+\.png)",
                            (ROOT / "docs" / "seeing.md").read_text("utf-8")))  # fmt: skip
     shown = {name for pair in shown for name in pair if name}
