@@ -125,6 +125,9 @@ class BandPlan:
     rows : ndarray of int64, shape (n_bands, L + 1, 2)
         From :func:`band_rows`: the image's rows each band reads, then each window layer's
         rows it computes.
+    starts : ndarray of int64, shape (L, 2)
+        Where each convolution's kernel and bias begin in the two flat arrays that
+        :func:`bands_forward` packs them into (unused for pooling, which has neither).
     """
 
     def __init__(self, layers, windows, dense, n_bands):
@@ -140,6 +143,9 @@ class BandPlan:
         self.geometry = np.array(geometry, np.int64)
         self.shapes = np.array([w.output_shape for w in windows], np.int64)
         self.rows = band_rows(heights, n_bands)
+        sizes = [(w.params["kernel"].size, w.filters) if isinstance(w, Conv2D) else (0, 0)
+                 for w in windows]  # fmt: skip
+        self.starts = np.cumsum([(0, 0)] + sizes[:-1], axis=0).astype(np.int64)
 
 
 def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
@@ -183,12 +189,19 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
 
 
 @kernel(parallel=True)
-def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, parts):
+def _bands_kernel(x, kinds, geometry, shapes, rows, starts, kernels, biases, dense_w, blas,
+                  parts):  # fmt: skip
     """``parts[n, b]``: band ``b`` of image ``n``, through every window layer and then times
     its rows of ``dense_w`` (eq. band-dense).
 
-    x : (N, C, H, W); kernels and biases : one (F, K) and one (F,) per window layer (empty
-    for pooling); dense_w : (D_in, D_out); parts : (N, n_bands, D_out).
+    x : (N, C, H, W); kernels and biases : every convolution's (F, K) kernel matrix and (F,)
+    bias, one after the other, from ``starts``; dense_w : (D_in, D_out); blas : whether the
+    convolutions' products call BLAS (:func:`conv_rows`); parts : (N, n_bands, D_out).
+
+    The arrays are packed flat, not a tuple of one per layer, and ``blas`` is an argument,
+    not a constant here, so that Numba compiles this kernel, and :func:`conv_rows` for it,
+    once per dtype only: a tuple's length, or a constant passed to another kernel, would be
+    part of the types it compiles for.
     """
     n_img, n_bands, d_out = parts.shape
     for t in prange(n_img * n_bands):
@@ -201,11 +214,12 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, pa
             kh, kw, sh, sw, pt, pl, relu = g[0], g[1], g[2], g[3], g[4], g[5], g[6] != 0
             out = np.empty((n_ch, h_out, w_out), x.dtype)
             if kinds[layer] == CONV:
-                w_mat = kernels[layer]
-                cols = np.empty((w_mat.shape[1], (r1 - r0) * w_out), x.dtype)
+                k_in, k0, b0 = fmap.shape[0] * kh * kw, starts[layer, 0], starts[layer, 1]
+                w_mat = kernels[k0 : k0 + n_ch * k_in].reshape((n_ch, k_in))
+                cols = np.empty((k_in, (r1 - r0) * w_out), x.dtype)
                 prod = np.empty((n_ch, (r1 - r0) * w_out), x.dtype)
-                conv_rows(fmap.reshape((1, *fmap.shape)), w_mat, biases[layer], kh, kw, sh, sw,
-                          pt, pl, r0, r1, w_out, relu, False, cols, prod,
+                conv_rows(fmap.reshape((1, *fmap.shape)), w_mat, biases[b0 : b0 + n_ch], kh, kw,
+                          sh, sw, pt, pl, r0, r1, w_out, relu, blas, cols, prod,
                           out.reshape((1, n_ch, h_out * w_out)))  # fmt: skip
             else:
                 argmax = np.empty((h_out, w_out), np.int64)  # the op's by-product, unused here
@@ -252,15 +266,16 @@ def bands_forward(plan: BandPlan, x):
     True
     """
     dtype = x.dtype
-    kernels = tuple(np.ascontiguousarray(w.params["kernel"].reshape(w.filters, -1))
-                    if isinstance(w, Conv2D) else np.empty((0, 0), dtype)
-                    for w in plan.windows)  # fmt: skip
-    biases = tuple(w.params["bias"] if isinstance(w, Conv2D) and w.use_bias
-                   else np.zeros(w.output_shape[0], dtype) for w in plan.windows)  # fmt: skip
+    convs = [w for w in plan.windows if isinstance(w, Conv2D)]
+    kernels = np.concatenate([w.params["kernel"].ravel() for w in convs] + [np.empty(0, dtype)])
+    biases = np.concatenate([w.params["bias"] if w.use_bias else np.zeros(w.filters, dtype)
+                             for w in convs] + [np.empty(0, dtype)])  # fmt: skip
     dense = plan.dense
     parts = np.empty((len(x), plan.rows.shape[0], dense.units), dtype)
+    # blas=False: the products of the per-image way's default, the register-tiled GEMM.
     _bands_kernel(np.ascontiguousarray(x), plan.kinds, plan.geometry, plan.shapes, plan.rows,
-                  kernels, biases, np.ascontiguousarray(dense.params["kernel"]), parts)  # fmt: skip
+                  plan.starts, kernels, biases, np.ascontiguousarray(dense.params["kernel"]),
+                  False, parts)  # fmt: skip
     z = parts.sum(axis=1)
     if dense.use_bias:
         z += dense.params["bias"]
