@@ -42,13 +42,15 @@ SHORT_SETS = 2000
 def shortened_datasets(n=SHORT_SETS):
     """While inside, ``convnet.data`` gives the first ``n`` test images only (``load_data``)
     and the first ``n`` validation images of the split (``load_split``); the training set
-    stays whole.
+    stays whole. ``train``'s picture of the features in two dimensions places 300 test
+    images, not 1,000.
 
     For the tests of the command line, which check what a run does, writes and prints, not
     its accuracy: every pass over the full sets (12,000 validation images after every epoch,
-    10,000 test images three times a run) costs seconds, most of a short run's time.
+    10,000 test images three times a run) costs seconds, most of a short run's time, and
+    t-SNE's map of 1,000 images 5 to 9 seconds more.
     """
-    from convnet import data
+    from convnet import cli, data
 
     full_data, full_split = data.load_data, data.load_split
 
@@ -63,6 +65,7 @@ def shortened_datasets(n=SHORT_SETS):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(data, "load_data", load_data)
         patch.setattr(data, "load_split", load_split)
+        patch.setattr(cli, "EMBEDDED", 300)
         yield n
 
 

@@ -84,20 +84,19 @@ def test_benchmarks_say_how_to_run_them(script):
     assert "Usage::" in _load(script).__doc__
 
 
-# The cold run compiles at least these kernels into the cache folder: the GEMM kernel and its
-# parallel driver; for predict, the bands kernel and the last dense layer's kernel (and, as
-# this Numba caches them, the kernels the bands kernel calls).
-@pytest.mark.parametrize("step, kernels", [("gemm", 2), ("predict", 2)])
-def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys, step, kernels):
+# On its smallest step, one matrix product: the cold run compiles at least the GEMM kernel and
+# its parallel driver into the cache folder. (The other steps, a predict or a training step,
+# differ only in what the child process runs, and their cold runs compile for 25 s or more.)
+def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys):
     bench = _load("bench_compile")
     out = tmp_path / "compile.json"
-    assert bench.main(["--step", step, "--warm-runs", "1", "--no-plain",
+    assert bench.main(["--step", "gemm", "--warm-runs", "1", "--no-plain",
                        "--json", str(out)]) == 0  # fmt: skip
     result = json.loads(out.read_text())
     for run in ("cold", "warm"):
         for key in ("import_s", "first_step_s", "first_step_cpu_s", "second_step_s"):
             assert _positive(result[run][key]), (run, key, result[run][key])
-    assert result["cached_kernels"] >= kernels and result["cache_bytes"] > 0
+    assert result["cached_kernels"] >= 2 and result["cache_bytes"] > 0
     assert "| first step, CPU |" in capsys.readouterr().out
 
 
