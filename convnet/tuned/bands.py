@@ -125,9 +125,6 @@ class BandPlan:
     rows : ndarray of int64, shape (n_bands, L + 1, 2)
         From :func:`band_rows`: the image's rows each band reads, then each window layer's
         rows it computes.
-    starts : ndarray of int64, shape (L, 2)
-        Where each convolution's kernel and bias begin in the two flat arrays that
-        :func:`bands_forward` packs them into (unused for pooling, which has neither).
     """
 
     def __init__(self, layers, windows, dense, n_bands):
@@ -143,9 +140,6 @@ class BandPlan:
         self.geometry = np.array(geometry, np.int64)
         self.shapes = np.array([w.output_shape for w in windows], np.int64)
         self.rows = band_rows(heights, n_bands)
-        sizes = [(w.params["kernel"].size, w.filters) if isinstance(w, Conv2D) else (0, 0)
-                 for w in windows]  # fmt: skip
-        self.starts = np.cumsum([(0, 0)] + sizes[:-1], axis=0).astype(np.int64)
 
 
 def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
@@ -189,14 +183,14 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
 
 
 @kernel(parallel=True)
-def _bands_kernel(x, kinds, geometry, shapes, rows, starts, kernels, biases, dense_w, blas,
-                  parts):  # fmt: skip
+def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, blas, parts):
     """``parts[n, b]``: band ``b`` of image ``n``, through every window layer and then times
     its rows of ``dense_w`` (eq. band-dense).
 
     x : (N, C, H, W); kernels and biases : every convolution's (F, K) kernel matrix and (F,)
-    bias, one after the other, from ``starts``; dense_w : (D_in, D_out); blas : whether the
-    convolutions' products call BLAS (:func:`conv_rows`); parts : (N, n_bands, D_out).
+    bias, flattened, one after the other in the order of the layers; dense_w : (D_in, D_out);
+    blas : whether the convolutions' products call BLAS (:func:`conv_rows`);
+    parts : (N, n_bands, D_out).
 
     The arrays are packed flat, not a tuple of one per layer, and ``blas`` is an argument,
     not a constant here, so that Numba compiles this kernel, and :func:`conv_rows` for it,
@@ -207,6 +201,7 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, starts, kernels, biases, den
     for t in prange(n_img * n_bands):
         n, band = t // n_bands, t % n_bands
         fmap = x[n]  # the image, then each layer's output, of which the band's rows are filled
+        k0 = b0 = 0  # where the next convolution's kernel and bias begin in kernels, biases
         for layer in range(kinds.shape[0]):
             r0, r1 = rows[band, layer + 1, 0], rows[band, layer + 1, 1]
             n_ch, h_out, w_out = shapes[layer, 0], shapes[layer, 1], shapes[layer, 2]
@@ -214,13 +209,14 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, starts, kernels, biases, den
             kh, kw, sh, sw, pt, pl, relu = g[0], g[1], g[2], g[3], g[4], g[5], g[6] != 0
             out = np.empty((n_ch, h_out, w_out), x.dtype)
             if kinds[layer] == CONV:
-                k_in, k0, b0 = fmap.shape[0] * kh * kw, starts[layer, 0], starts[layer, 1]
+                k_in = fmap.shape[0] * kh * kw
                 w_mat = kernels[k0 : k0 + n_ch * k_in].reshape((n_ch, k_in))
                 cols = np.empty((k_in, (r1 - r0) * w_out), x.dtype)
                 prod = np.empty((n_ch, (r1 - r0) * w_out), x.dtype)
                 conv_rows(fmap.reshape((1, *fmap.shape)), w_mat, biases[b0 : b0 + n_ch], kh, kw,
                           sh, sw, pt, pl, r0, r1, w_out, relu, blas, cols, prod,
                           out.reshape((1, n_ch, h_out * w_out)))  # fmt: skip
+                k0, b0 = k0 + n_ch * k_in, b0 + n_ch
             else:
                 argmax = np.empty((h_out, w_out), np.int64)  # the op's by-product, unused here
                 for c in range(n_ch):
@@ -274,8 +270,8 @@ def bands_forward(plan: BandPlan, x):
     parts = np.empty((len(x), plan.rows.shape[0], dense.units), dtype)
     # blas=False: the products of the per-image way's default, the register-tiled GEMM.
     _bands_kernel(np.ascontiguousarray(x), plan.kinds, plan.geometry, plan.shapes, plan.rows,
-                  plan.starts, kernels, biases, np.ascontiguousarray(dense.params["kernel"]),
-                  False, parts)  # fmt: skip
+                  kernels, biases, np.ascontiguousarray(dense.params["kernel"]), False,
+                  parts)  # fmt: skip
     z = parts.sum(axis=1)
     if dense.use_bias:
         z += dense.params["bias"]
