@@ -33,6 +33,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # other tests take each piece of work's first way unmeasured.
 os.environ.setdefault("CONVNET_AUTOTUNE", "0")
 
+# For the same reason the convolutions run their generic kernels, not ones compiled again for
+# each shape (seconds each; see convnet/tuned/conv.py). tests/test_tuned.py checks the
+# compiled-for-the-sizes kernels against them for one layer.
+os.environ.setdefault("CONVNET_SPECIALISE", "0")
+
 
 #: Test and validation images kept by :func:`shortened_datasets`.
 SHORT_SETS = 2000

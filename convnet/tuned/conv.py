@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 
 import numpy as np
 
 from convnet.im2col import col2im_image, im2col_image
-from convnet.jit import kernel, parallel_chunksize, prange
+from convnet.jit import JIT_ENABLED, kernel, parallel_chunksize, prange
 from convnet.ops.conv import conv2d_backward, conv2d_forward
 from convnet.tuned import autotune, blas
 from convnet.tuned.blas import product, product_nt
@@ -198,6 +199,85 @@ def _out_hw(x, w, stride_hw, pads):
 
 
 # ---------------------------------------------------------------------------------------------
+# The kernels above compiled again for one layer, its sizes built in as constants.
+#
+# The kernels take a layer's sizes (kernel, strides, padding, output height and width) as
+# arguments, so that one compiled kernel serves every layer. The compiler then cannot see how
+# long the innermost loops are. im2col copies one output row of W_out positions at a time,
+# 14 for a 14x14 map, and for a loop that short, what the compiler wraps around an unknown
+# length (a vectorised body, a loop for what is left over, checks that the arrays do not
+# overlap) costs more than the copy itself. Compiled with the sizes as constants, each loop
+# is laid out for exactly its length. The kernel's code is compiled into a small closure over
+# the sizes (inline="always"), to which they are constants; Numba's cache keeps one compiled
+# closure per set of sizes. On an AMD EPYC (Zen 3), one 32-channel 14x14 image's im2col took
+# 64 us with the sizes as arguments and 24 us as constants, and a training step of the
+# modern net 255 ms against 190 ms (docs/speed.md has the figures).
+#
+# Each kernel is then compiled once per layer shape (several seconds each, kept in Numba's
+# cache on disk like every kernel). The layer shapes of a model are few and used over and
+# over, so the annex does it by default; CONVNET_SPECIALISE=0 turns it off, and the tests do
+# (tests/conftest.py), since they draw hundreds of shapes. The arithmetic is the same either
+# way, so the results are equal to the bit.
+# ---------------------------------------------------------------------------------------------
+
+
+def specialising() -> bool:
+    """Whether the convolutions run kernels compiled for their sizes (see above)."""
+    return JIT_ENABLED and os.environ.get("CONVNET_SPECIALISE") != "0"
+
+
+def _body(generic):
+    """``generic``'s code as a function that Numba compiles into each kernel calling it,
+    where the sizes it is called with are constants."""
+    return kernel(inline=True)(getattr(generic, "py_func", generic))
+
+
+_FORWARD_BODY = _body(_conv_forward_kernel)
+_BACKWARD_BODY = _body(_conv_backward_kernel)
+_POOL_FORWARD_BODY = _body(_conv_pool_forward_kernel)
+
+
+def _kernel_for(generic, sizes):
+    """The kernel to call for ``generic`` on a layer of these ``sizes`` (kh, kw, sh, sw, pt,
+    pl, h_out, w_out), with ``generic``'s arguments: compiled for the sizes if
+    :func:`specialising`, else ``generic`` itself."""
+    return _compiled_for(generic, sizes) if specialising() else generic
+
+
+@functools.cache
+def _compiled_for(generic, sizes):
+    """``generic`` compiled again with ``sizes`` as constants. Each closure below takes the
+    sizes as arguments too, so that it is called as ``generic`` is, but uses its own."""
+    kh, kw, sh, sw, pt, pl, h_out, w_out = sizes
+    if generic is _conv_forward_kernel:
+
+        @kernel(parallel=True)
+        def forward(x, w_mat, b, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
+            n_chunks, n_pieces, group, relu, blas, out = args
+            _FORWARD_BODY(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks,
+                          n_pieces, group, relu, blas, out)  # fmt: skip
+
+        return forward
+    if generic is _conv_backward_kernel:
+
+        @kernel(parallel=True)
+        def backward(x, d, w_t, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
+            n_chunks, group, need_dx, relu_out, argmax, blas, dw_parts, db_parts, dx = args
+            _BACKWARD_BODY(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, group,
+                           need_dx, relu_out, argmax, blas, dw_parts, db_parts, dx)  # fmt: skip
+
+        return backward
+
+    @kernel(parallel=True)
+    def pool_forward(x, w_mat, b, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
+        relu, blas, ph, pw, psh, psw, ppt, ppl, n_chunks, out, argmax = args
+        _POOL_FORWARD_BODY(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, relu, blas, ph, pw,
+                           psh, psw, ppt, ppl, n_chunks, out, argmax)  # fmt: skip
+
+    return pool_forward
+
+
+# ---------------------------------------------------------------------------------------------
 # The ways of the kernels above: each image on one core, or a few images side by side.
 #
 # Each image's product is (F, K) @ (K, P). On small maps it is small: 128 filters of 1,152
@@ -220,9 +300,10 @@ def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out, use_blas=Fal
     # pieces of one image go in equal shares fixed in advance, which saves the cost of
     # handing out: a few percent of one image's pass.
     with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext(), _threads(use_blas):
-        _conv_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                             n_chunks, n_pieces, group, relu, use_blas,
-                             out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
+        sizes = (kh, kw, sh, sw, pads[0], pads[2], h_out, w_out)
+        run = _kernel_for(_conv_forward_kernel, sizes)
+        run(x, w_mat, b, *sizes, n_chunks, n_pieces, group, relu, use_blas,
+            out.reshape(n_img, n_filt, h_out * w_out))  # fmt: skip
 
 
 def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=False,
@@ -238,9 +319,10 @@ def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=Fa
     db_parts = np.zeros((n_chunks, n_filt), x.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
     with parallel_chunksize(1), _threads(use_blas):
-        _conv_backward_kernel(x, d, w_t, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                              n_chunks, group, need_dx, relu_out, argmax, use_blas, dw_parts,
-                              db_parts, dx)  # fmt: skip
+        sizes = (kh, kw, sh, sw, pads[0], pads[2], h_out, w_out)
+        run = _kernel_for(_conv_backward_kernel, sizes)
+        run(x, d, w_t, *sizes, n_chunks, group, need_dx, relu_out, argmax, use_blas, dw_parts,
+            db_parts, dx)  # fmt: skip
     dw = dw_parts.sum(axis=0).reshape(w.shape)
     return (dx if need_dx else None), dw, db_parts.sum(axis=0)
 
@@ -341,7 +423,7 @@ def forward(x, w, b, stride_hw, pads, out_hw, relu, out=None, way=None):
         out = np.empty((n_img, n_filt, *out_hw), x.dtype)
     args = (x, w, bias, stride_hw, pads, out_hw, relu, out)
     if way is None:
-        key = (x.shape, w.shape, stride_hw, pads, relu, x.dtype.name)
+        key = (x.shape, w.shape, stride_hw, pads, relu, x.dtype.name, specialising())
         ways = _candidates(FORWARD_WAYS, x, w, out_hw[0] * out_hw[1])
         way = autotune.choose("conv2d_forward", key, ways, lambda f: f(*args))
     FORWARD_WAYS[way](*args)
@@ -377,7 +459,8 @@ def backward(dout, x, w, stride_hw, pads, relu_out=None, need_dx=True, way=None)
     relu_out = relu_out.reshape(-1, *d.shape[1:])
     args = (d, x, w, stride_hw, pads, relu_out, need_dx)
     if way is None:
-        key = (x.shape, w.shape, stride_hw, pads, relu_out.size > 0, need_dx, x.dtype.name)
+        key = (x.shape, w.shape, stride_hw, pads, relu_out.size > 0, need_dx, x.dtype.name,
+               specialising())  # fmt: skip
         ways = _candidates(BACKWARD_WAYS, x, w, d.shape[2])
         way = autotune.choose("conv2d_backward", key, ways, lambda f: f(*args))
     return BACKWARD_WAYS[way](*args)
@@ -402,9 +485,10 @@ def _pool_forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, pool, out, a
     pool_hw, pool_stride, pool_pads = pool
     w_mat = np.ascontiguousarray(w.reshape(w.shape[0], -1))
     with parallel_chunksize(1), _threads(use_blas):
-        _conv_pool_forward_kernel(x, w_mat, b, kh, kw, sh, sw, pads[0], pads[2], h_out, w_out,
-                                  relu, use_blas, *pool_hw, *pool_stride, pool_pads[0],
-                                  pool_pads[2], _chunks(len(x)), out, argmax)  # fmt: skip
+        sizes = (kh, kw, sh, sw, pads[0], pads[2], h_out, w_out)
+        run = _kernel_for(_conv_pool_forward_kernel, sizes)
+        run(x, w_mat, b, *sizes, relu, use_blas, *pool_hw, *pool_stride, pool_pads[0],
+            pool_pads[2], _chunks(len(x)), out, argmax)  # fmt: skip
 
 
 def _pool_forward_separately(x, w, b, stride_hw, pads, out_hw, relu, pool, out, argmax):
@@ -468,7 +552,7 @@ def forward_pool(x, w, b, stride_hw, pads, out_hw, relu, pool, out=None, argmax=
     argmax = np.empty(shape, np.int32) if argmax is None else argmax
     args = (x, w, bias, stride_hw, pads, out_hw, relu, pool, out, argmax)
     if way is None:
-        key = (x.shape, w.shape, stride_hw, pads, relu, pool, x.dtype.name)
+        key = (x.shape, w.shape, stride_hw, pads, relu, pool, x.dtype.name, specialising())
         ways = _candidates(POOL_FORWARD_WAYS, x, w, 0)
         way = autotune.choose("conv2d_maxpool_forward", key, ways, lambda f: f(*args))
     POOL_FORWARD_WAYS[way](*args)
@@ -500,7 +584,7 @@ def backward_pool(dout, x, w, stride_hw, pads, pooled, argmax, need_dx=True, way
     args = (d, x, w, stride_hw, pads, pooled, argmax, need_dx)
     if way is None:
         key = (x.shape, w.shape, stride_hw, pads, d.shape, pooled.size > 0, need_dx,
-               x.dtype.name)  # fmt: skip
+               x.dtype.name, specialising())  # fmt: skip
         ways = _candidates(POOL_BACKWARD_WAYS, x, w, 0)
         way = autotune.choose("conv2d_maxpool_backward", key, ways, lambda f: f(*args))
     return POOL_BACKWARD_WAYS[way](*args)
