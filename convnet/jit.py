@@ -48,7 +48,8 @@ class _CompileNotice(event.Listener):
         if not self.announced and f"{module}.{name}" in _KERNELS:
             _CompileNotice.announced = True
             print(
-                "convnet: compiling Numba kernels (first run only; they are cached for next time)",
+                "convnet: compiling Numba kernels (on a first run, or for new layer sizes; "
+                "cached for next time)",
                 file=sys.stderr,
                 flush=True,
             )

@@ -84,18 +84,21 @@ def test_tuned_conv_writes_into_out_when_given():
 def test_kernels_compiled_for_a_layers_sizes_give_the_generic_kernels_numbers(monkeypatch):
     # The other tests run the generic kernels (tests/conftest.py). Here the three kernels are
     # compiled again for one layer's sizes, in float32 as in training, and must agree with
-    # the generic ones bit for bit: the arithmetic is the same, only the loops are laid out
-    # for lengths known in advance. One image is cut into pieces of rows; nine images make
-    # runs of images, and groups of four with one left over.
+    # the generic ones bit for bit. Every size differs from its partner (kernel 3x2, strides
+    # 2 and 1, padding 1 and 0, output 5x6), so sizes passed in the wrong order would show.
+    # One image is cut into pieces of output rows; nine make three runs of three images,
+    # done one image per product or three side by side; the backward pass runs with and
+    # without the ReLU mask, and after the pooling.
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(9, 3, 7, 6)).astype(np.float32)
-    w, b = rng.normal(size=(5, 3, 3, 3)).astype(np.float32), np.ones(5, np.float32)
-    stride, pads, out_hw, pool = (1, 1), (1, 1, 1, 1), (7, 6), ((2, 2), (2, 2), (0, 0, 0, 0))
-    dout = rng.normal(size=(9, 5, 7, 6)).astype(np.float32)
-    dpool = rng.normal(size=(9, 5, 3, 3)).astype(np.float32)
+    x = rng.normal(size=(9, 3, 9, 7)).astype(np.float32)
+    w, b = rng.normal(size=(5, 3, 3, 2)).astype(np.float32), np.ones(5, np.float32)
+    stride, pads, out_hw, pool = (2, 1), (1, 1, 0, 0), (5, 6), ((2, 2), (2, 2), (0, 0, 0, 0))
+    dout = rng.normal(size=(9, 5, 5, 6)).astype(np.float32)
+    dpool = rng.normal(size=(9, 5, 2, 3)).astype(np.float32)
 
     def run():
-        results = [conv.forward(x[:1], w, b, stride, pads, out_hw, True, way="per-image")]
+        results = [conv.forward(x[:1], w, b, stride, pads, out_hw, True, way="per-image"),
+                   *conv.backward(dout, x, w, stride, pads, None, way="per-image")]
         for way in ("per-image", "4 images per product"):
             out = conv.forward(x, w, b, stride, pads, out_hw, True, way=way)
             results += [out, *conv.backward(dout, x, w, stride, pads, out, way=way)]
@@ -108,14 +111,15 @@ def test_kernels_compiled_for_a_layers_sizes_give_the_generic_kernels_numbers(mo
     generic = run()
     monkeypatch.setenv("CONVNET_SPECIALISE", "1")
     specialised = run()
-    sizes = (3, 3, 1, 1, 1, 1, 7, 6)
+    sizes = (3, 2, 2, 1, 1, 0, 5, 6)
     for generic_kernel in (conv._conv_forward_kernel, conv._conv_backward_kernel,
                            conv._conv_pool_forward_kernel):
         compiled = conv._kernel_for(generic_kernel, sizes)
         assert compiled is not generic_kernel and compiled.signatures  # made, and it ran
-    assert len(generic) == len(specialised) == 14
+    assert len(generic) == len(specialised) == 17
     for want, got in zip(generic, specialised, strict=True):
         np.testing.assert_array_equal(want, got)
+
 
 @given(pool_cases())
 def test_tuned_maxpool_equals_the_core_one(case):

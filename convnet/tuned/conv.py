@@ -206,18 +206,26 @@ def _out_hw(x, w, stride_hw, pads):
 # long the innermost loops are. im2col copies one output row of W_out positions at a time,
 # 14 for a 14x14 map, and for a loop that short, what the compiler wraps around an unknown
 # length (a vectorised body, a loop for what is left over, checks that the arrays do not
-# overlap) costs more than the copy itself. Compiled with the sizes as constants, each loop
-# is laid out for exactly its length. The kernel's code is compiled into a small closure over
-# the sizes (inline="always"), to which they are constants; Numba's cache keeps one compiled
-# closure per set of sizes. On an AMD EPYC (Zen 3), one 32-channel 14x14 image's im2col took
-# 64 us with the sizes as arguments and 24 us as constants, and a training step of the
-# modern net 255 ms against 190 ms (docs/speed.md has the figures).
+# overlap) costs more than the copy itself. Given the length as a constant, the compiler lays
+# the loop out for exactly that length.
 #
-# Each kernel is then compiled once per layer shape (several seconds each, kept in Numba's
-# cache on disk like every kernel). The layer shapes of a model are few and used over and
-# over, so the annex does it by default; CONVNET_SPECIALISE=0 turns it off, and the tests do
-# (tests/conftest.py), since they draw hundreds of shapes. The arithmetic is the same either
-# way, so the results are equal to the bit.
+# So each of the three kernels is also compiled into a small closure over one layer's sizes.
+# The kernel's code is compiled into the closure (inline="always"), where the sizes are
+# constants; it passes them on to conv_rows, im2col_image and col2im_image, which Numba then
+# compiles again for those very values (a constant passed from one kernel to another is
+# typed as itself: see docs/numba.md). Calling the generic kernel from the closure instead
+# would run its compiled code for any sizes. Each closure is named after its sizes, so that
+# Numba's cache keeps each in files of its own. On an AMD EPYC (Zen 3), im2col of one
+# 32-channel 14x14 image (3x3 kernel) took 64 us with the sizes as arguments and 24 us as
+# constants, and a training step of the modern net 255 ms against 190 ms (docs/speed.md).
+#
+# The price is compiling once per layer shape, several seconds each, kept in Numba's cache on
+# disk. A model's layer shapes are few and used over and over, so the annex does it by
+# default; CONVNET_SPECIALISE=0 turns it off, and the tests do (tests/conftest.py), since
+# they draw hundreds of shapes. The results are equal to the bit: the copies and the
+# bias, ReLU and masking loops are the same operations in the same order, and the products
+# (whose reassociated sums could be ordered by what the compiler knows) still take their
+# lengths from the arrays at run time.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -241,40 +249,51 @@ def _kernel_for(generic, sizes):
     """The kernel to call for ``generic`` on a layer of these ``sizes`` (kh, kw, sh, sw, pt,
     pl, h_out, w_out), with ``generic``'s arguments: compiled for the sizes if
     :func:`specialising`, else ``generic`` itself."""
-    return _compiled_for(generic, sizes) if specialising() else generic
+    if not specialising():
+        return generic
+    return _compiled_for(generic, tuple(int(size) for size in sizes))  # ints: Numba constants
 
 
 @functools.cache
 def _compiled_for(generic, sizes):
-    """``generic`` compiled again with ``sizes`` as constants. Each closure below takes the
-    sizes as arguments too, so that it is called as ``generic`` is, but uses its own."""
+    """``generic`` compiled again with ``sizes`` as constants. Each closure below is called
+    with ``generic``'s arguments, sizes included, but ignores the sizes it is given: it was
+    compiled with its own."""
     kh, kw, sh, sw, pt, pl, h_out, w_out = sizes
     if generic is _conv_forward_kernel:
 
-        @kernel(parallel=True)
-        def forward(x, w_mat, b, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
+        def forward_for_sizes(x, w_mat, b, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
             n_chunks, n_pieces, group, relu, blas, out = args
             _FORWARD_BODY(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks,
                           n_pieces, group, relu, blas, out)  # fmt: skip
 
-        return forward
+        return _compiled(forward_for_sizes, sizes)
     if generic is _conv_backward_kernel:
 
-        @kernel(parallel=True)
-        def backward(x, d, w_t, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
+        def backward_for_sizes(x, d, w_t, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
             n_chunks, group, need_dx, relu_out, argmax, blas, dw_parts, db_parts, dx = args
             _BACKWARD_BODY(x, d, w_t, kh, kw, sh, sw, pt, pl, h_out, w_out, n_chunks, group,
                            need_dx, relu_out, argmax, blas, dw_parts, db_parts, dx)  # fmt: skip
 
-        return backward
+        return _compiled(backward_for_sizes, sizes)
+    if generic is _conv_pool_forward_kernel:
 
-    @kernel(parallel=True)
-    def pool_forward(x, w_mat, b, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out, *args):
-        relu, blas, ph, pw, psh, psw, ppt, ppl, n_chunks, out, argmax = args
-        _POOL_FORWARD_BODY(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, relu, blas, ph, pw,
-                           psh, psw, ppt, ppl, n_chunks, out, argmax)  # fmt: skip
+        def pool_forward_for_sizes(x, w_mat, b, _kh, _kw, _sh, _sw, _pt, _pl, _h_out, _w_out,
+                                   *args):  # fmt: skip
+            relu, blas, ph, pw, psh, psw, ppt, ppl, n_chunks, out, argmax = args
+            _POOL_FORWARD_BODY(x, w_mat, b, kh, kw, sh, sw, pt, pl, h_out, w_out, relu, blas,
+                               ph, pw, psh, psw, ppt, ppl, n_chunks, out, argmax)  # fmt: skip
 
-    return pool_forward
+        return _compiled(pool_forward_for_sizes, sizes)
+    raise ValueError(f"no kernel for the sizes of {generic}")
+
+
+def _compiled(closure, sizes):
+    """``closure`` as a parallel kernel named after ``sizes``: Numba's cache then keeps each
+    set of sizes in an index file of its own, which two processes compiling different layers
+    at once do not both rewrite."""
+    closure.__qualname__ += "_" + "_".join(str(size) for size in sizes)
+    return kernel(parallel=True)(closure)
 
 
 # ---------------------------------------------------------------------------------------------
