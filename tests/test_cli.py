@@ -66,9 +66,11 @@ def test_predict_reads_a_drawn_png(trained, tmp_path, capsys):
     assert capsys.readouterr().out.startswith(f"{path}: {y_test[0]} (")
 
 
-def test_resume_continues_the_run(trained, tmp_path, short_sets, capsys):
+def test_resume_continues_the_run(trained, tmp_path, short_sets, capsys, monkeypatch):
+    from convnet import cli
     from convnet.io import load_checkpoint, load_model
 
+    monkeypatch.setattr(cli, "LEVEL", 0.0)  # reached by the first session's epoch
     out = tmp_path / "run"
     shutil.copytree(trained, out)
     first = load_model(out / "mnist.h5").metadata["history"]
@@ -79,6 +81,9 @@ def test_resume_continues_the_run(trained, tmp_path, short_sets, capsys):
     assert "Resuming" in printed and "Epoch 2/2" in printed and "Epoch 1/2" not in printed
     results = json.loads((out / "results.json").read_text())
     assert results["epochs"] == 2 and results["resumed_after_epoch"] == 1
+    # This session's clock did not see epoch 1, so it cannot say how long reaching took.
+    assert results["epoch_to_val_accuracy_0.0"] == 1
+    assert results["seconds_to_val_accuracy_0.0"] is None
     assert results["batch_size"] == 64 and results["train_images"] == 2000  # kept from run 1
     history = load_model(out / "mnist.h5").metadata["history"]
     assert len(history["loss"]) == 2 and history["loss"][0] == first["loss"][0]
