@@ -12,7 +12,7 @@ from convnet import layers as L
 from convnet.jit import JIT_ENABLED
 from convnet.nets import seed_net, small_net
 from convnet.shapes import resolve_padding, window_output_size
-from convnet.tuned.bands import MAX_IMAGES, band_rows, bands_forward, plan_bands
+from convnet.tuned.bands import MAX_IMAGES, _compiled_for, band_rows, bands_forward, plan_bands
 from convnet.tuned.steps import BandsStep
 
 EXACT = 1e-9  # float64: the dense layer's sum in another order, nothing else
@@ -226,3 +226,30 @@ def test_predict_in_bands_still_names_the_layer_that_received_a_nan(n_img):
     model.layers[2].params["kernel"][0, 0, 0, 0] = np.nan  # conv2d_1 makes NaN
     with pytest.raises(ValueError, match=r"max_pooling2d_1 \(MaxPool2D\).*NaN or Inf"):
         model.predict(x)
+
+
+@pytest.mark.skipif(not JIT_ENABLED, reason="compiles the bands for one model's sizes")
+def test_bands_compiled_for_a_models_sizes_give_the_generic_kernels_numbers(monkeypatch):
+    # The other tests run the generic kernel (tests/conftest.py). Here it is compiled again
+    # with this model's sizes built in, and must agree with it bit for bit, with the products
+    # done either way. Each layer's sizes differ from one another and from the next layer's
+    # (kernels 3x2 and 2x3, strides 2/1 and 1/2, 'same' padding, no ReLU on the second
+    # convolution), so sizes taken from the wrong layer or in the wrong order would show.
+    model = Sequential([L.Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="relu"),
+                        L.MaxPool2D((2, 3), strides=(1, 2)),
+                        L.Conv2D(4, (2, 3), activation=None, bias_initializer=_normal),
+                        L.Flatten(), L.Dense(5)],
+                       input_shape=(2, 13, 11), seed=0, backend="tuned")  # fmt: skip
+    plan = plan_bands(model.layers, n_bands=2)
+    x = np.random.default_rng(0).normal(size=(3, 2, 13, 11)).astype(np.float32)
+    for use_blas in (False, True):
+        monkeypatch.setattr("convnet.tuned.bands.WAYS", {"the way": use_blas})
+        plan.ways.clear()  # the way it took last time, kept
+        monkeypatch.setenv("CONVNET_SPECIALISE", "0")
+        generic = bands_forward(plan, x)
+        monkeypatch.setenv("CONVNET_SPECIALISE", "1")
+        specialised = bands_forward(plan, x)
+        np.testing.assert_array_equal(specialised, generic)
+    assert _compiled_for(plan.sizes).signatures  # made, and it ran
+    assert [size[1:7] for size in plan.sizes] == [(3, 2, 2, 1, 1, 0), (2, 3, 1, 2, 0, 0),
+                                                  (2, 3, 1, 1, 0, 0)]  # fmt: skip

@@ -38,6 +38,11 @@ the per-image way of :mod:`convnet.tuned.conv` gives them (the autotuner may cho
 way for a batch, which adds in another order); the dense layer's sum is added up in another
 order too, which changes the last bits.
 
+Like the annex's convolutions, the kernel is compiled again for each model with its layers'
+sizes as constants (:func:`_compiled_for`; ``CONVNET_SPECIALISE=0`` keeps the generic one),
+and whether its products call BLAS or the register-tiled GEMM is measured on the machine
+(:data:`WAYS`).
+
 Layers it can run: ``Conv2D`` (no activation, or ReLU), ``MaxPool2D`` and ``Dropout`` (which
 passes its input through at inference), then ``Flatten`` and ``Dense``, all on the
 ``'tuned'`` backend. A model that starts otherwise is run step by step.
@@ -45,12 +50,16 @@ passes its input through at inference), then ``Flatten`` and ``Dense``, all on t
 
 from __future__ import annotations
 
+import functools
+import hashlib
+
 import numpy as np
 
 from convnet.jit import get_num_threads, kernel, prange
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D
 from convnet.shapes import resolve_padding
-from convnet.tuned.conv import conv_rows
+from convnet.tuned import autotune, blas
+from convnet.tuned.conv import conv_rows, specialising
 from convnet.tuned.dense import add_row_product
 from convnet.tuned.pool import maxpool_rows
 
@@ -125,6 +134,9 @@ class BandPlan:
     rows : ndarray of int64, shape (n_bands, L + 1, 2)
         From :func:`band_rows`: the image's rows each band reads, then each window layer's
         rows it computes.
+    sizes : tuple of tuple of int
+        Per window layer, its kind, geometry, input channels and output shape: what
+        :func:`_compiled_for` builds into a kernel for this model.
     """
 
     def __init__(self, layers, windows, dense, n_bands):
@@ -140,6 +152,11 @@ class BandPlan:
         self.geometry = np.array(geometry, np.int64)
         self.shapes = np.array([w.output_shape for w in windows], np.int64)
         self.rows = band_rows(heights, n_bands)
+        self.ways: dict = {}  # whether the products call BLAS, by what bands_forward measured
+        c_in = [w.input_shape[0] for w in windows]
+        self.sizes = tuple(tuple(int(v) for v in (kind, *g, c, *shape))  # Python ints
+                           for kind, g, c, shape in zip(self.kinds, self.geometry, c_in,
+                                                        self.shapes, strict=True))  # fmt: skip
 
 
 def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
@@ -182,6 +199,42 @@ def plan_bands(layers, n_bands: int | None = None) -> BandPlan | None:
     return None
 
 
+@kernel(inline=True)
+def _conv_band(fmap, w_mat, bias, kh, kw, sh, sw, pt, pl, r0, r1, h_out, w_out, relu, blas):
+    """Rows ``r0 <= oh < r1`` of a convolution's output for one image's ``fmap`` (C, H, W),
+    in a new (F, H_out, W_out) array whose other rows are left unset."""
+    n_ch = w_mat.shape[0]
+    out = np.empty((n_ch, h_out, w_out), fmap.dtype)
+    cols = np.empty((w_mat.shape[1], (r1 - r0) * w_out), fmap.dtype)
+    prod = np.empty((n_ch, (r1 - r0) * w_out), fmap.dtype)
+    conv_rows(fmap.reshape((1, *fmap.shape)), w_mat, bias, kh, kw, sh, sw, pt, pl, r0, r1,
+              w_out, relu, blas, cols, prod, out.reshape((1, n_ch, h_out * w_out)))  # fmt: skip
+    return out
+
+
+@kernel(inline=True)
+def _pool_band(fmap, ph, pw, sh, sw, pt, pl, r0, r1, h_out, w_out):
+    """Rows ``r0 <= oh < r1`` of max pooling's output for one image's ``fmap`` (C, H, W)."""
+    out = np.empty((fmap.shape[0], h_out, w_out), fmap.dtype)
+    argmax = np.empty((h_out, w_out), np.int64)  # the op's by-product, unused here
+    for c in range(fmap.shape[0]):
+        maxpool_rows(fmap[c], ph, pw, sh, sw, pt, pl, r0, r1, out[c], argmax)
+    return out
+
+
+@kernel(inline=True)
+def _dense_band(fmap, r0, r1, dense_w):
+    """The band's share of the dense layer (eq. band-dense): rows ``r0 <= h < r1`` of the
+    last feature maps ``fmap`` (C, H, W) times their rows of ``dense_w`` (D_in, D_out)."""
+    n_ch, h_last, w_last = fmap.shape
+    part = np.zeros(dense_w.shape[1], fmap.dtype)
+    for c in range(n_ch):
+        first = (c * h_last + r0) * w_last  # entry (c, r0, 0) of the flattened maps
+        add_row_product(fmap[c].reshape(-1)[r0 * w_last : r1 * w_last],
+                        dense_w[first : first + (r1 - r0) * w_last], part)  # fmt: skip
+    return part
+
+
 @kernel(parallel=True)
 def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, blas, parts):
     """``parts[n, b]``: band ``b`` of image ``n``, through every window layer and then times
@@ -195,9 +248,10 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, bl
     The arrays are packed flat, not a tuple of one per layer, and ``blas`` is an argument,
     not a constant here, so that Numba compiles this kernel, and :func:`conv_rows` for it,
     once per dtype only: a tuple's length, or a constant passed to another kernel, would be
-    part of the types it compiles for.
+    part of the types it compiles for. :func:`_compiled_for` compiles it again for one
+    model's sizes.
     """
-    n_img, n_bands, d_out = parts.shape
+    n_img, n_bands, _ = parts.shape
     for t in prange(n_img * n_bands):
         n, band = t // n_bands, t % n_bands
         fmap = x[n]  # the image, then each layer's output, of which the band's rows are filled
@@ -207,32 +261,94 @@ def _bands_kernel(x, kinds, geometry, shapes, rows, kernels, biases, dense_w, bl
             n_ch, h_out, w_out = shapes[layer, 0], shapes[layer, 1], shapes[layer, 2]
             g = geometry[layer]
             kh, kw, sh, sw, pt, pl, relu = g[0], g[1], g[2], g[3], g[4], g[5], g[6] != 0
-            out = np.empty((n_ch, h_out, w_out), x.dtype)
             if kinds[layer] == CONV:
-                k_in = fmap.shape[0] * kh * kw
-                w_mat = kernels[k0 : k0 + n_ch * k_in].reshape((n_ch, k_in))
-                cols = np.empty((k_in, (r1 - r0) * w_out), x.dtype)
-                prod = np.empty((n_ch, (r1 - r0) * w_out), x.dtype)
-                conv_rows(fmap.reshape((1, *fmap.shape)), w_mat, biases[b0 : b0 + n_ch], kh, kw,
-                          sh, sw, pt, pl, r0, r1, w_out, relu, blas, cols, prod,
-                          out.reshape((1, n_ch, h_out * w_out)))  # fmt: skip
-                k0, b0 = k0 + n_ch * k_in, b0 + n_ch
+                k_size = n_ch * fmap.shape[0] * kh * kw
+                w_mat = kernels[k0 : k0 + k_size].reshape((n_ch, k_size // n_ch))
+                fmap = _conv_band(fmap, w_mat, biases[b0 : b0 + n_ch], kh, kw, sh, sw, pt, pl,
+                                  r0, r1, h_out, w_out, relu, blas)  # fmt: skip
+                k0, b0 = k0 + k_size, b0 + n_ch
             else:
-                argmax = np.empty((h_out, w_out), np.int64)  # the op's by-product, unused here
-                for c in range(n_ch):
-                    maxpool_rows(fmap[c], kh, kw, sh, sw, pt, pl, r0, r1, out[c], argmax)
-            fmap = out
-        # The dense layer's share of this band. The sum goes into a buffer of this work
-        # item's own, copied out once: parts[n, 0] and parts[n, 1] may share a cache line
-        # (see convnet.tuned.dense._dense_few_rows_in_parallel).
-        n_ch, h_last, w_last = fmap.shape
-        r0, r1 = rows[band, rows.shape[1] - 1, 0], rows[band, rows.shape[1] - 1, 1]
-        part = np.zeros(d_out, x.dtype)
-        for c in range(n_ch):
-            first = (c * h_last + r0) * w_last  # entry (c, r0, 0) of the flattened maps
-            add_row_product(fmap[c].reshape(-1)[r0 * w_last : r1 * w_last],
-                            dense_w[first : first + (r1 - r0) * w_last], part)  # fmt: skip
-        parts[n, band] = part
+                fmap = _pool_band(fmap, kh, kw, sh, sw, pt, pl, r0, r1, h_out, w_out)
+        last = rows.shape[1] - 1
+        # The sum went into a buffer of this work item's own, copied out once: parts[n, 0]
+        # and parts[n, 1] may share a cache line (see
+        # convnet.tuned.dense._dense_few_rows_in_parallel).
+        parts[n, band] = _dense_band(fmap, rows[band, last, 0], rows[band, last, 1], dense_w)
+
+
+# ---------------------------------------------------------------------------------------------
+# The kernel above compiled again for one model, its layers' sizes built in as constants, as
+# convnet.tuned.conv does for each convolution (see there, and docs/numba.md). The layers are
+# a loop there, over sizes read from arrays; here each layer becomes a small function of its
+# own, with its sizes as constants, which computes the band's rows of its output and calls
+# the next layer's function. Numba compiles the whole chain into one kernel, and conv_rows,
+# im2col_image and maxpool_rows again for each layer's sizes. The arithmetic is the same,
+# in the same order, so the results are equal to the bit.
+# ---------------------------------------------------------------------------------------------
+
+
+def _layer_chain(sizes, layer=0, k0=0, b0=0):
+    """``run(fmap, band, rows, kernels, biases, blas)``: the band's rows of every window layer
+    from ``layer`` on, each with its ``sizes`` (see :func:`_compiled_for`) built in; returns
+    the last one's output."""
+    if layer == len(sizes):
+
+        def last(fmap, band, rows, kernels, biases, blas):
+            return fmap
+
+        return kernel(inline=True)(last)
+    kind, kh, kw, sh, sw, pt, pl, relu, c_in, n_ch, h_out, w_out = sizes[layer]
+    relu = bool(relu)  # as the generic kernel passes it
+    k_size = n_ch * c_in * kh * kw if kind == CONV else 0
+    rest = _layer_chain(sizes, layer + 1, k0 + k_size, b0 + (n_ch if kind == CONV else 0))
+    if kind == CONV:
+
+        def conv_layer(fmap, band, rows, kernels, biases, blas):
+            r0, r1 = rows[band, layer + 1, 0], rows[band, layer + 1, 1]
+            w_mat = kernels[k0 : k0 + k_size].reshape((n_ch, c_in * kh * kw))
+            out = _conv_band(fmap, w_mat, biases[b0 : b0 + n_ch], kh, kw, sh, sw, pt, pl, r0,
+                             r1, h_out, w_out, relu, blas)  # fmt: skip
+            return rest(out, band, rows, kernels, biases, blas)
+
+        return kernel(inline=True)(conv_layer)
+
+    def pool_layer(fmap, band, rows, kernels, biases, blas):
+        r0, r1 = rows[band, layer + 1, 0], rows[band, layer + 1, 1]
+        out = _pool_band(fmap, kh, kw, sh, sw, pt, pl, r0, r1, h_out, w_out)
+        return rest(out, band, rows, kernels, biases, blas)
+
+    return kernel(inline=True)(pool_layer)
+
+
+@functools.cache
+def _compiled_for(sizes):
+    """:func:`_bands_kernel` compiled again with ``sizes`` (one tuple per window layer: kind,
+    KH, KW, SH, SW, PT, PL, relu, C_in, C_out, H_out, W_out) as constants. Called with
+    :func:`_bands_kernel`'s arguments; it ignores ``kinds``, ``geometry`` and ``shapes``."""
+    chain = _layer_chain(sizes)
+
+    def bands_for_sizes(x, _kinds, _geometry, _shapes, rows, kernels, biases, dense_w, blas,
+                        parts):  # fmt: skip
+        n_img, n_bands, _ = parts.shape
+        for t in prange(n_img * n_bands):
+            n, band = t // n_bands, t % n_bands
+            fmap = chain(x[n], band, rows, kernels, biases, blas)
+            last = rows.shape[1] - 1
+            parts[n, band] = _dense_band(fmap, rows[band, last, 0], rows[band, last, 1],
+                                         dense_w)  # fmt: skip
+
+    # named after the sizes, so that Numba's cache keeps each model's kernel in files of its own
+    bands_for_sizes.__qualname__ += "_" + hashlib.sha1(repr(sizes).encode()).hexdigest()[:12]
+    return kernel(parallel=True)(bands_for_sizes)
+
+
+#: The ways to do the convolutions' products in the bands, measured against each other
+#: (:mod:`convnet.tuned.autotune`): by name, whether BLAS does them (held to one thread on
+#: each core), else the register-tiled GEMM.
+WAYS = {"register tiles": False, "BLAS": True}
+
+#: How many calls each way's time is measured over.
+MEASURED_CALLS = 100
 
 
 def bands_forward(plan: BandPlan, x):
@@ -268,10 +384,24 @@ def bands_forward(plan: BandPlan, x):
                              for w in convs] + [np.empty(0, dtype)])  # fmt: skip
     dense = plan.dense
     parts = np.empty((len(x), plan.rows.shape[0], dense.units), dtype)
-    # blas=False: the products of the per-image way's default, the register-tiled GEMM.
-    _bands_kernel(np.ascontiguousarray(x), plan.kinds, plan.geometry, plan.shapes, plan.rows,
-                  kernels, biases, np.ascontiguousarray(dense.params["kernel"]), False,
-                  parts)  # fmt: skip
+    bands_kernel = _compiled_for(plan.sizes) if specialising() else _bands_kernel
+    args = (np.ascontiguousarray(x), plan.kinds, plan.geometry, plan.shapes, plan.rows, kernels,
+            biases, np.ascontiguousarray(dense.params["kernel"]))  # fmt: skip
+
+    def run(use_blas, times=1):
+        for _ in range(times):  # each call as predict makes it, the BLAS setting included
+            with blas.one_thread(use_blas):
+                bands_kernel(*args, use_blas, parts)
+
+    key = (plan.sizes, dense.params["kernel"].shape, plan.rows.shape[0], dtype.name,
+           specialising())  # fmt: skip
+    if key not in plan.ways:  # which way, measured once per process (and kept on disk)
+        ways = {name: use for name, use in WAYS.items() if blas.available() or not use}
+        # timed over several calls, as one takes under a millisecond: one call's time is
+        # mostly the noise of a shared machine
+        plan.ways[key] = ways[autotune.choose("bands_forward", key, ways,
+                                              lambda use: run(use, MEASURED_CALLS))]  # fmt: skip
+    run(plan.ways[key])
     z = parts.sum(axis=1)
     if dense.use_bias:
         z += dense.params["bias"]

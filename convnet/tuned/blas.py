@@ -95,12 +95,13 @@ def _controller():
     return ThreadpoolController()
 
 
-def one_thread():
+def one_thread(hold: bool = True):
     """A context in which every BLAS library runs each call on the calling thread alone
     (about 10 us to enter and leave). Two cores each calling a BLAS that wants both cores
-    would otherwise make four threads fight over two cores."""
+    would otherwise make four threads fight over two cores. With ``hold=False`` (for a
+    kernel that calls BLAS only when asked to), a context that does nothing."""
     controller = _controller()
-    if controller is None:
+    if controller is None or not hold:
         return contextlib.nullcontext()
     return controller.limit(limits=1, user_api="blas")
 

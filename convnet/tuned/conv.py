@@ -318,7 +318,8 @@ def _forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, out, use_blas=Fal
     # A batch's chunks are handed out as threads come free (see IMAGES_PER_CHUNK); the few
     # pieces of one image go in equal shares fixed in advance, which saves the cost of
     # handing out: a few percent of one image's pass.
-    with parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext(), _threads(use_blas):
+    one_piece = parallel_chunksize(1) if n_pieces == 1 else contextlib.nullcontext()
+    with one_piece, blas.one_thread(use_blas):  # each core's BLAS on one thread, its own
         sizes = (kh, kw, sh, sw, pads[0], pads[2], h_out, w_out)
         run = _kernel_for(_conv_forward_kernel, sizes)
         run(x, w_mat, b, *sizes, n_chunks, n_pieces, group, relu, use_blas,
@@ -337,7 +338,7 @@ def _backward_per_image(d, x, w, stride_hw, pads, relu_out, need_dx, use_blas=Fa
     dw_parts = np.zeros((n_chunks, *w_t.shape[::-1]), x.dtype)  # (chunks, F, K)
     db_parts = np.zeros((n_chunks, n_filt), x.dtype)
     dx = np.empty(x.shape, x.dtype) if need_dx else np.empty((0, 0, 0, 0), x.dtype)
-    with parallel_chunksize(1), _threads(use_blas):
+    with parallel_chunksize(1), blas.one_thread(use_blas):
         sizes = (kh, kw, sh, sw, pads[0], pads[2], h_out, w_out)
         run = _kernel_for(_conv_backward_kernel, sizes)
         run(x, d, w_t, *sizes, n_chunks, group, need_dx, relu_out, argmax, use_blas, dw_parts,
@@ -365,11 +366,6 @@ def _backward_core(d, x, w, stride_hw, pads, relu_out, need_dx):
     dz = d.reshape(*d.shape[:2], *_out_hw(x, w, stride_hw, pads))
     dx, dw, db = conv2d_backward(dz, (x, w, np.zeros(0), stride_hw, pads))
     return (dx if need_dx else None), dw, db
-
-
-def _threads(use_blas):
-    """Where each core calls BLAS on its own image, BLAS must not share the call out again."""
-    return blas.one_thread() if use_blas else contextlib.nullcontext()
 
 
 def _per_core_ways(per_image, core):
@@ -503,7 +499,7 @@ def _pool_forward_per_image(x, w, b, stride_hw, pads, out_hw, relu, pool, out, a
     (kh, kw), (sh, sw), (h_out, w_out) = w.shape[2:], stride_hw, out_hw
     pool_hw, pool_stride, pool_pads = pool
     w_mat = np.ascontiguousarray(w.reshape(w.shape[0], -1))
-    with parallel_chunksize(1), _threads(use_blas):
+    with parallel_chunksize(1), blas.one_thread(use_blas):
         sizes = (kh, kw, sh, sw, pads[0], pads[2], h_out, w_out)
         run = _kernel_for(_conv_pool_forward_kernel, sizes)
         run(x, w_mat, b, *sizes, relu, use_blas, *pool_hw, *pool_stride, pool_pads[0],
