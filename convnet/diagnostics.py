@@ -22,6 +22,12 @@ a row, whose dead fraction passes ``dead_limit``, or whose numbers are no longer
 one line on standard error, once per layer and problem; :attr:`Diagnostics.warnings` keeps
 them.
 
+The low end of the range follows the learning rate: it is ``ratio_range[0]`` times the
+learning rate over the highest it has been in the run. A schedule that lowers the rate on
+purpose (the end of a one-cycle schedule, ``ReduceLROnPlateau``) shrinks the updates with
+it, and that is no sign of trouble; a rate too small from the start, or a layer that gets
+no gradient, is still caught.
+
 The ratio is not judged during the first ``warmup`` batches. Adam's first steps move every
 weight by about the learning rate, whatever its gradient (the running mean and the running
 root-mean-square of a gradient seen once are equal), so a big layer with small weights starts
@@ -130,6 +136,7 @@ class Diagnostics(Callback):
         self._warned: set = set()
         self._out_of_range: dict[str, int] = {}
         self._before = None
+        self._peak_rate, self._rate_share = 0.0, 1.0  # the run's highest rate; now / highest
 
     def on_train_begin(self, logs=None):
         logs = logs or {}
@@ -155,6 +162,9 @@ class Diagnostics(Callback):
             return
         self.steps.append(self._step)
         self.epochs.append(self._epoch + (batch + 1) / self._per_epoch)
+        rate = float(getattr(self.model.optimizer, "learning_rate", 0.0) or 0.0)
+        self._peak_rate = max(self._peak_rate, rate)
+        self._rate_share = rate / self._peak_rate if self._peak_rate > 0 else 1.0
         activity = self._activity()
         for layer in self._weighted():
             kernels, before = _kernels(layer), self._before[layer.name]
@@ -209,6 +219,7 @@ class Diagnostics(Callback):
                                     "(the weights or activations overflowed)")  # fmt: skip
             return
         low, high = self.ratio_range
+        low *= self._rate_share  # lowered on purpose by a schedule: smaller steps expected
         ratio = values["update_ratio"]
         if low <= ratio <= high or self._step <= self.warmup:
             self._out_of_range[name] = 0

@@ -61,6 +61,23 @@ def test_a_learning_rate_too_small_to_learn_is_caught(mnist):
     assert any("learning rate too small, or no gradient" in w for w in watch.warnings)
 
 
+@needs_mnist
+def test_a_learning_rate_lowered_by_a_schedule_is_not_taken_for_one_too_small(mnist):
+    # The end of a one-cycle schedule: the rate falls a thousandfold, and the updates with it.
+    from convnet.callbacks import LearningRateScheduler
+
+    x, y, probe = mnist
+    model = small_net(seed=0)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    watch = Diagnostics(probe, every=50, warmup=0, verbose=0)
+    fall = LearningRateScheduler(lambda epoch, rate: 0.01 if epoch == 0 else 1e-5)
+    model.fit(x[:4800], y[:4800], epochs=3, batch_size=32, seed=0, callbacks=[fall, watch],
+              verbose=0)  # fmt: skip
+    ratios = watch.records["update_ratio"]["dense"]
+    assert max(ratios[-3:]) < watch.ratio_range[0] < min(ratios[:3])  # they did fall below
+    assert watch.warnings == []
+
+
 def one_dense(bias, use_bias=True):
     model = Sequential([L.Flatten(), L.Dense(6, activation="relu", use_bias=use_bias),
                         L.Dense(3, activation="softmax")],
