@@ -11,6 +11,11 @@ Usage::
     python benchmarks/bench_latency.py                    # 1 image, 60 s, a line every 2 s
     python benchmarks/bench_latency.py --images 1 4 16 32 --seconds 10
     python benchmarks/bench_latency.py --threads 1        # the same on one core
+    python benchmarks/bench_latency.py --generic          # also the tuned rung's generic kernels
+
+``--generic`` adds a third way, taking its turn with the others: the tuned rung with
+``CONVNET_SPECIALISE=0``, whose kernels take the layers' sizes as arguments instead of
+being compiled for them.
 """
 
 from __future__ import annotations
@@ -29,9 +34,24 @@ from convnet.cli import machine_description
 from convnet.nets import seed_net
 
 
-def watch(tuned, fast, x, seconds: float, window: float) -> dict:
+def _generic(model, x):
+    """``model.predict(x)`` with the tuned rung's generic kernels (``CONVNET_SPECIALISE=0``)."""
+    before = os.environ.get("CONVNET_SPECIALISE")
+    os.environ["CONVNET_SPECIALISE"] = "0"
+    try:
+        return model.predict(x)
+    finally:
+        if before is None:
+            del os.environ["CONVNET_SPECIALISE"]
+        else:
+            os.environ["CONVNET_SPECIALISE"] = before
+
+
+def watch(tuned, fast, x, seconds: float, window: float, generic: bool = False) -> dict:
     """Median ms of each way over each window, calls taken in turns."""
     ways = {"tuned": lambda: tuned.predict(x), "fast": lambda: fast.predict(x)}
+    if generic:
+        ways["tuned, generic kernels"] = lambda: _generic(tuned, x)
     for _ in range(20):  # warm-up (compiles the kernels on a first run)
         for fn in ways.values():
             fn()
@@ -61,6 +81,8 @@ def main(argv=None) -> int:
     parser.add_argument("--window", type=float, default=2.0, help="seconds per median")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--json", metavar="FILE", help="also write the medians as JSON")
+    parser.add_argument("--generic", action="store_true",
+                        help="also time the tuned rung's generic kernels (see above)")
     args = parser.parse_args(argv)
 
     import numba
@@ -72,10 +94,11 @@ def main(argv=None) -> int:
     result = {"machine": machine_description(), "threads": numba.get_num_threads(), "runs": {}}
     for n in args.images:
         x = rng.random((n, 1, 28, 28), dtype=np.float32)
-        medians = watch(tuned, fast, x, args.seconds, args.window)
+        medians = watch(tuned, fast, x, args.seconds, args.window, args.generic)
         result["runs"][str(n)] = medians
-    print("\n| images | predict, tuned rung, ms | predict, fast rung, ms |")
-    print("|---:|---:|---:|")
+    heads = ["tuned rung", "fast rung"] + (["tuned rung, generic kernels"] if args.generic else [])
+    print("\n| images | " + " | ".join(f"predict, {head}, ms" for head in heads) + " |")
+    print("|---:|" + "---:|" * len(heads))
     for n, medians in result["runs"].items():
         cells = [f"{min(m):.3f}–{max(m):.3f}" for m in medians.values()]
         print(f"| {n} | " + " | ".join(cells) + " |")

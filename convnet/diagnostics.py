@@ -23,7 +23,8 @@ one line on standard error, once per layer and problem; :attr:`Diagnostics.warni
 them.
 
 The low end of the range follows the learning rate: it is ``ratio_range[0]`` times the
-learning rate over the highest it has been in the run. A schedule that lowers the rate on
+learning rate over the highest it has been in the run (since the callback began: after a
+resume, since the resume). A schedule that lowers the rate on
 purpose (the end of a one-cycle schedule, ``ReduceLROnPlateau``) shrinks the updates with
 it, and that is no sign of trouble; a rate too small from the start, or a layer that gets
 no gradient, is still caught.
@@ -101,6 +102,9 @@ class Diagnostics(Callback):
         ``records[statistic][layer_name]`` is the list of values, one per recording;
         statistics as in :data:`STATISTICS` (``dead_fraction`` for ReLU layers only).
     warnings : list of str
+    rate_shares : list of float
+        At each recording, the learning rate over the highest it had been: the low end of
+        the healthy range is ``ratio_range[0]`` times this.
 
     Examples
     --------
@@ -133,6 +137,7 @@ class Diagnostics(Callback):
         self.epochs: list[float] = []
         self.records: dict[str, dict[str, list[float]]] = {name: {} for name in STATISTICS}
         self.warnings: list[str] = []
+        self.rate_shares: list[float] = []
         self._warned: set = set()
         self._out_of_range: dict[str, int] = {}
         self._before = None
@@ -165,6 +170,7 @@ class Diagnostics(Callback):
         rate = float(getattr(self.model.optimizer, "learning_rate", 0.0) or 0.0)
         self._peak_rate = max(self._peak_rate, rate)
         self._rate_share = rate / self._peak_rate if self._peak_rate > 0 else 1.0
+        self.rate_shares.append(self._rate_share)
         activity = self._activity()
         for layer in self._weighted():
             kernels, before = _kernels(layer), self._before[layer.name]
@@ -245,10 +251,12 @@ class Diagnostics(Callback):
 
     def state(self) -> dict:
         """What was recorded, as plain lists and numbers (for JSON): ``steps``, ``epochs``,
-        ``records``, ``warnings``, ``ratio_range``, ``dead_limit`` and ``probe_size``.
+        ``records``, ``warnings``, ``ratio_range``, ``rate_shares``, ``dead_limit`` and
+        ``probe_size``.
         :func:`diagnostics_figure` draws it as it draws the callback."""
         return {"steps": self.steps, "epochs": self.epochs, "records": self.records,
                 "warnings": self.warnings, "ratio_range": list(self.ratio_range),
+                "rate_shares": self.rate_shares,
                 "dead_limit": self.dead_limit, "probe_size": len(self.probe)}  # fmt: skip
 
     def figure(self):
@@ -281,8 +289,11 @@ def diagnostics_figure(diagnostics):
         # keeps both readable.
         if statistic in ("update_ratio", "gradient_norm", "activation_std"):
             ax.set_yscale("log")
-        if statistic == "update_ratio":
-            ax.axhspan(*diagnostics["ratio_range"], color="C2", alpha=0.12, label="healthy")
+        if statistic == "update_ratio":  # the healthy band, its low end following the rate
+            low, high = diagnostics["ratio_range"]
+            shares = diagnostics.get("rate_shares") or [1.0] * len(diagnostics["epochs"])
+            ax.fill_between(diagnostics["epochs"], [low * share for share in shares], high,
+                            color="C2", alpha=0.12, label="healthy")  # fmt: skip
         if statistic == "dead_fraction":
             ax.set_ylim(-0.02, 1.02)
             ax.axhline(diagnostics["dead_limit"], color="C3", linestyle=":", linewidth=1)

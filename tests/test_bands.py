@@ -12,6 +12,7 @@ from convnet import layers as L
 from convnet.jit import JIT_ENABLED
 from convnet.nets import seed_net, small_net
 from convnet.shapes import resolve_padding, window_output_size
+from convnet.tuned import blas
 from convnet.tuned.bands import MAX_IMAGES, _compiled_for, band_rows, bands_forward, plan_bands
 from convnet.tuned.steps import BandsStep
 
@@ -242,7 +243,7 @@ def test_bands_compiled_for_a_models_sizes_give_the_generic_kernels_numbers(monk
                        input_shape=(2, 13, 11), seed=0, backend="tuned")  # fmt: skip
     plan = plan_bands(model.layers, n_bands=2)
     x = np.random.default_rng(0).normal(size=(3, 2, 13, 11)).astype(np.float32)
-    for use_blas in (False, True):
+    for use_blas in (False, True) if blas.available() else (False,):
         monkeypatch.setattr("convnet.tuned.bands.WAYS", {"the way": use_blas})
         plan.ways.clear()  # the way it took last time, kept
         monkeypatch.setenv("CONVNET_SPECIALISE", "0")
@@ -253,3 +254,19 @@ def test_bands_compiled_for_a_models_sizes_give_the_generic_kernels_numbers(monk
     assert _compiled_for(plan.sizes).signatures  # made, and it ran
     assert [size[1:7] for size in plan.sizes] == [(3, 2, 2, 1, 1, 0), (2, 3, 1, 2, 0, 0),
                                                   (2, 3, 1, 1, 0, 0)]  # fmt: skip
+
+
+@pytest.mark.skipif(not JIT_ENABLED, reason="Numba's cache")
+def test_a_models_bands_kernel_is_found_in_numbas_cache_by_the_next_process():
+    # Numba's cache tells kernels apart by a key that pickles what a closure captures; a
+    # compiled function pickles differently in every process (and for every copy), so a
+    # kernel closing over its chain of layers was compiled again by every process. Two
+    # kernels made for the same sizes, as two processes would make them, must have one key.
+    from numba import types
+
+    sizes = plan_bands(seed_net(seed=0, backend="tuned").layers, n_bands=2).sizes
+    first, second = (_compiled_for.__wrapped__(sizes) for _ in range(2))
+    signature = (types.float32[:, :, :, ::1],)  # the first argument is enough for the key
+    codegen = first.targetctx.codegen()
+    assert first._cache._index_key(signature, codegen) == \
+        second._cache._index_key(signature, codegen)  # fmt: skip

@@ -4,6 +4,7 @@ only that every number they report is there and is a positive, finite number."""
 import importlib.util
 import json
 import math
+import os
 import shutil
 
 import pytest
@@ -103,14 +104,17 @@ def test_bench_compile_times_a_cold_and_a_warm_cache(tmp_path, capsys):
 def test_bench_latency_watches_the_tuned_and_the_fast_rung(tmp_path, capsys):
     bench = _load("bench_latency")
     out = tmp_path / "latency.json"
+    setting = os.environ.get("CONVNET_SPECIALISE")
     assert bench.main(["--images", "1", "3", "--seconds", "0.2", "--window", "0.1",
-                       "--threads", "1", "--json", str(out)]) == 0  # fmt: skip
+                       "--threads", "1", "--generic", "--json", str(out)]) == 0  # fmt: skip
+    assert os.environ.get("CONVNET_SPECIALISE") == setting  # put back as it was
     result = json.loads(out.read_text())
     assert list(result["runs"]) == ["1", "3"] and result["threads"] == 1
     for medians in result["runs"].values():
-        assert list(medians) == ["tuned", "fast"]
+        assert list(medians) == ["tuned", "fast", "tuned, generic kernels"]
         assert all(m and all(_positive(v) for v in m) for m in medians.values())
-    assert "| images | predict, tuned rung, ms |" in capsys.readouterr().out
+    assert "| images | predict, tuned rung, ms | predict, fast rung, ms | predict, tuned rung, " \
+        "generic kernels, ms |" in capsys.readouterr().out  # fmt: skip
 
 
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("xdotool")),

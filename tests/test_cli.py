@@ -81,7 +81,7 @@ def test_resume_continues_the_run(trained, tmp_path, short_sets, capsys, monkeyp
     assert "Resuming" in printed and "Epoch 2/2" in printed and "Epoch 1/2" not in printed
     results = json.loads((out / "results.json").read_text())
     assert results["epochs"] == 2 and results["resumed_after_epoch"] == 1
-    # This session's clock did not see epoch 1, so it cannot say how long reaching took.
+    # This session's clock began at the resume, so it cannot say how long reaching took.
     assert results["epoch_to_val_accuracy_0.0"] == 1
     assert results["seconds_to_val_accuracy_0.0"] is None
     assert results["batch_size"] == 64 and results["train_images"] == 2000  # kept from run 1

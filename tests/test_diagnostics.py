@@ -76,6 +76,10 @@ def test_a_learning_rate_lowered_by_a_schedule_is_not_taken_for_one_too_small(mn
     ratios = watch.records["update_ratio"]["dense"]
     assert max(ratios[-3:]) < watch.ratio_range[0] < min(ratios[:3])  # they did fall below
     assert watch.warnings == []
+    # and the figure's healthy band comes down with the rate
+    assert watch.rate_shares[0] == 1.0 and watch.rate_shares[-1] == pytest.approx(1e-3)
+    band = diagnostics_figure(watch).axes[4].collections[0]  # the update/weight ratio's
+    assert band.get_paths()[0].vertices[:, 1].min() == pytest.approx(1e-4 * 1e-3)
 
 
 def one_dense(bias, use_bias=True):

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import types
 
 import numpy as np
 
@@ -320,26 +321,35 @@ def _layer_chain(sizes, layer=0, k0=0, b0=0):
     return kernel(inline=True)(pool_layer)
 
 
+def _bands_with_chain(x, _kinds, _geometry, _shapes, rows, kernels, biases, dense_w, blas,
+                      parts):  # fmt: skip
+    """The loop of :func:`_bands_kernel`, the layers run by ``_chain``, a model's
+    :func:`_layer_chain`. ``_chain`` is not defined in this module: :func:`_compiled_for`
+    makes a copy of this function for each model with its chain among the copy's globals."""
+    n_img, n_bands, _ = parts.shape
+    for t in prange(n_img * n_bands):
+        n, band = t // n_bands, t % n_bands
+        fmap = _chain(x[n], band, rows, kernels, biases, blas)  # noqa: F821
+        last = rows.shape[1] - 1
+        parts[n, band] = _dense_band(fmap, rows[band, last, 0], rows[band, last, 1], dense_w)
+
+
 @functools.cache
 def _compiled_for(sizes):
     """:func:`_bands_kernel` compiled again with ``sizes`` (one tuple per window layer: kind,
     KH, KW, SH, SW, PT, PL, relu, C_in, C_out, H_out, W_out) as constants. Called with
-    :func:`_bands_kernel`'s arguments; it ignores ``kinds``, ``geometry`` and ``shapes``."""
-    chain = _layer_chain(sizes)
+    :func:`_bands_kernel`'s arguments; it ignores ``kinds``, ``geometry`` and ``shapes``.
 
-    def bands_for_sizes(x, _kinds, _geometry, _shapes, rows, kernels, biases, dense_w, blas,
-                        parts):  # fmt: skip
-        n_img, n_bands, _ = parts.shape
-        for t in prange(n_img * n_bands):
-            n, band = t // n_bands, t % n_bands
-            fmap = chain(x[n], band, rows, kernels, biases, blas)
-            last = rows.shape[1] - 1
-            parts[n, band] = _dense_band(fmap, rows[band, last, 0], rows[band, last, 1],
-                                         dense_w)  # fmt: skip
-
-    # named after the sizes, so that Numba's cache keeps each model's kernel in files of its own
-    bands_for_sizes.__qualname__ += "_" + hashlib.sha1(repr(sizes).encode()).hexdigest()[:12]
-    return kernel(parallel=True)(bands_for_sizes)
+    The chain is a global of the copy, not a variable of a closure: Numba's cache tells
+    closures apart by pickling the values they capture, and a compiled function pickles
+    with an id that is new in every process, so a closure over the chain would never be
+    found in the cache. The copy is named after the sizes, so that each model's kernel has
+    cache files of its own."""
+    name = "bands_for_sizes_" + hashlib.sha1(repr(sizes).encode()).hexdigest()[:12]
+    copy = types.FunctionType(_bands_with_chain.__code__,
+                              {**globals(), "_chain": _layer_chain(sizes)}, name)  # fmt: skip
+    copy.__qualname__ = name
+    return kernel(parallel=True)(copy)
 
 
 #: The ways to do the convolutions' products in the bands, measured against each other
