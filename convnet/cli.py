@@ -448,7 +448,9 @@ def train(args) -> int:
         "seed": settings["seed"], "net": settings["net"], "shift": settings["shift"],
         "rotate": settings["rotate"], "zoom": settings["zoom"], "schedule": settings["schedule"],
         f"epoch_to_val_accuracy_{LEVEL}": first_epoch_reaching(history, "val_accuracy", LEVEL),
-        f"seconds_to_val_accuracy_{LEVEL}": clock.seconds_to("val_accuracy", LEVEL),
+        # after a resume, this session's clock began at the resume, not when training began
+        f"seconds_to_val_accuracy_{LEVEL}": (None if initial_epoch
+                                              else clock.seconds_to("val_accuracy", LEVEL)),
         "accuracy_against_seconds": clock.curve,
         "dataset": dataset.name, "class_names": list(dataset.class_names),
         "train_images": len(x_train),
@@ -457,8 +459,6 @@ def train(args) -> int:
     }  # fmt: skip
     if initial_epoch:
         results["resumed_after_epoch"] = initial_epoch  # the times are this session's only
-        # This session's clock began at the resume, not when training began.
-        results[f"seconds_to_val_accuracy_{LEVEL}"] = None
     model_path = out / "mnist.h5"
     model.save(model_path, metadata={**results, "history": history,
                                      "split": "sklearn train_test_split(test_size=0.2, "

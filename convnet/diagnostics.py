@@ -141,7 +141,7 @@ class Diagnostics(Callback):
         self._warned: set = set()
         self._out_of_range: dict[str, int] = {}
         self._before = None
-        self._peak_rate, self._rate_share = 0.0, 1.0  # the run's highest rate; now / highest
+        self._peak_rate = 0.0  # the run's highest learning rate so far
 
     def on_train_begin(self, logs=None):
         logs = logs or {}
@@ -169,8 +169,7 @@ class Diagnostics(Callback):
         self.epochs.append(self._epoch + (batch + 1) / self._per_epoch)
         rate = float(getattr(self.model.optimizer, "learning_rate", 0.0) or 0.0)
         self._peak_rate = max(self._peak_rate, rate)
-        self._rate_share = rate / self._peak_rate if self._peak_rate > 0 else 1.0
-        self.rate_shares.append(self._rate_share)
+        self.rate_shares.append(rate / self._peak_rate if self._peak_rate > 0 else 1.0)
         activity = self._activity()
         for layer in self._weighted():
             kernels, before = _kernels(layer), self._before[layer.name]
@@ -225,7 +224,7 @@ class Diagnostics(Callback):
                                     "(the weights or activations overflowed)")  # fmt: skip
             return
         low, high = self.ratio_range
-        low *= self._rate_share  # lowered on purpose by a schedule: smaller steps expected
+        low *= self.rate_shares[-1]  # lowered on purpose by a schedule: smaller steps expected
         ratio = values["update_ratio"]
         if low <= ratio <= high or self._step <= self.warmup:
             self._out_of_range[name] = 0
